@@ -1,0 +1,93 @@
+/**
+ * buildApp(config, deps): the whole HTTP/WebSocket application, without listening.
+ * `server.ts` owns the process (listen, signals, exit); tests build as many apps as they like.
+ */
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import websocket from '@fastify/websocket';
+import type { DestinationStream, Logger } from 'pino';
+import type { Config } from './config.js';
+import { createLogger } from './log.js';
+import { CallRegistry } from './call-registry.js';
+import { createMetrics, type Metrics } from './metrics.js';
+import { registerWebhooks } from './twilio/webhooks.js';
+import { MAX_TOKEN_LENGTH } from './twilio/stream-token.js';
+
+/** Webhook form bodies are a few hundred bytes; 64 KiB is generous and still cheap to refuse. */
+export const BODY_LIMIT_BYTES = 64 * 1024;
+/** SPEC: Media Streams messages over 64 KiB close the socket with 1009. */
+export const WS_MAX_PAYLOAD_BYTES = 64 * 1024;
+
+export interface AppDeps {
+  /** A ready logger (tests pass one writing to a capture stream). */
+  readonly logger?: Logger;
+  /** Or just a destination for the default logger. */
+  readonly logStream?: DestinationStream;
+  readonly metrics?: Metrics;
+  readonly registry?: CallRegistry;
+  /** Wall clock in ms; the one place time comes from, so tests can move it. */
+  readonly now?: () => number;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    config: Config;
+    registry: CallRegistry;
+    metrics: Metrics;
+  }
+}
+
+export async function buildApp(config: Config, deps: AppDeps = {}): Promise<FastifyInstance> {
+  const logger = deps.logger ?? createLogger(config, deps.logStream);
+  const registry = deps.registry ?? new CallRegistry(config);
+  const metrics = deps.metrics ?? createMetrics();
+  const now = deps.now ?? Date.now;
+
+  const app = Fastify({
+    // Typed as Fastify's base logger so the instance type stays the default one plugins expect.
+    loggerInstance: logger as FastifyBaseLogger,
+    // Named proxies only: `true` or a hop count would trust a spoofable X-Forwarded-For.
+    trustProxy: config.trustProxy === false ? false : [...config.trustProxy],
+    // The stream token rides in the path; the default 100 would answer 414 for longer ids.
+    maxParamLength: MAX_TOKEN_LENGTH + 16,
+    bodyLimit: BODY_LIMIT_BYTES,
+    // Fastify's per-request info lines would double every flood into the log; we log
+    // decisions instead, and count requests in metrics.
+    disableRequestLogging: true,
+    return503OnClosing: true,
+  });
+
+  app.decorate('config', config);
+  app.decorate('registry', registry);
+  app.decorate('metrics', metrics);
+
+  app.addContentTypeParser(
+    'application/x-www-form-urlencoded',
+    { parseAs: 'string', bodyLimit: BODY_LIMIT_BYTES },
+    (_request, body, done) => {
+      // Last value wins for repeated keys, as Twilio never repeats them.
+      done(null, Object.fromEntries(new URLSearchParams(body as string)));
+    },
+  );
+
+  app.addHook('onResponse', (request, reply, done) => {
+    metrics.httpRequests
+      .labels(request.routeOptions.url ?? 'unmatched', request.method, String(reply.statusCode))
+      .inc();
+    done();
+  });
+
+  await app.register(websocket, {
+    options: { maxPayload: WS_MAX_PAYLOAD_BYTES },
+  });
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+
+  app.get('/readyz', async (_request, reply) => {
+    if (registry.draining) return reply.code(503).send({ status: 'draining', liveCalls: registry.live });
+    return { status: 'ready', liveCalls: registry.live };
+  });
+
+  registerWebhooks(app, { config, registry, now });
+
+  return app;
+}

@@ -1,0 +1,92 @@
+/**
+ * The live-call registry: how many call slots are held, by whom, and whether we are draining.
+ *
+ * A slot is taken before the WebSocket upgrade completes (by the guard) and released when the
+ * TCP socket closes, so `MAX_CALLS` and `MAX_STREAMS_PER_IP` count real sockets, and two
+ * concurrent upgrades can never both squeeze into the last slot. Pre-warmed upstream sessions
+ * (opened at the webhook) hold a slot too, so they count toward `MAX_CALLS`.
+ */
+import { EventEmitter } from 'node:events';
+
+/** Why a new call cannot be served; the webhook speaks a message for each. */
+export type Unavailable = 'capacity' | 'draining' | 'upstream_down';
+
+export interface Slot {
+  readonly ip: string;
+  /** Idempotent. */
+  release(): void;
+}
+
+export interface RegistryLimits {
+  readonly maxCalls: number;
+  readonly maxStreamsPerIp: number;
+}
+
+export class CallRegistry extends EventEmitter<{ idle: []; change: [live: number] }> {
+  #live = 0;
+  #perIp = new Map<string, number>();
+  #draining = false;
+  /** Extra reasons set by dependencies (e.g. the upstream being unreachable). */
+  #unavailable: Unavailable | null = null;
+
+  constructor(private readonly limits: RegistryLimits) {
+    super();
+  }
+
+  get live(): number {
+    return this.#live;
+  }
+
+  get draining(): boolean {
+    return this.#draining;
+  }
+
+  streamsFrom(ip: string): number {
+    return this.#perIp.get(ip) ?? 0;
+  }
+
+  /** Starts draining: new calls are refused; live ones go on. Emits `idle` when none is left. */
+  startDrain(): void {
+    this.#draining = true;
+    if (this.#live === 0) this.emit('idle');
+  }
+
+  setUnavailable(reason: Unavailable | null): void {
+    this.#unavailable = reason;
+  }
+
+  /** Whether a webhook may hand out a new stream (checked before TwiML is served). */
+  canServeNewCall(): Unavailable | null {
+    if (this.#draining) return 'draining';
+    if (this.#unavailable) return this.#unavailable;
+    if (this.#live >= this.limits.maxCalls) return 'capacity';
+    return null;
+  }
+
+  /**
+   * Takes a slot for `ip` if the total and per-IP caps allow it.
+   * Draining is deliberately not checked: streams whose TwiML was already served are accepted.
+   */
+  tryAcquire(ip: string): Slot | 'capacity' | 'ip_cap' {
+    if (this.#live >= this.limits.maxCalls) return 'capacity';
+    const fromIp = this.#perIp.get(ip) ?? 0;
+    if (fromIp >= this.limits.maxStreamsPerIp) return 'ip_cap';
+    this.#live += 1;
+    this.#perIp.set(ip, fromIp + 1);
+    this.emit('change', this.#live);
+    let held = true;
+    return {
+      ip,
+      release: () => {
+        if (!held) return;
+        held = false;
+        this.#live -= 1;
+        const left = (this.#perIp.get(ip) ?? 1) - 1;
+        if (left <= 0) this.#perIp.delete(ip);
+        else this.#perIp.set(ip, left);
+        this.emit('change', this.#live);
+        if (this.#live === 0 && this.#draining) this.emit('idle');
+      },
+    };
+  }
+}

@@ -1,0 +1,249 @@
+/**
+ * Configuration: the environment, parsed and validated once into a frozen, typed object.
+ *
+ * The schema below is the single source of truth: `Config` is derived from it, so the type and
+ * the validation cannot drift apart. Every problem is collected and reported in one message,
+ * so an operator fixes a broken `.env` in one pass instead of one restart per mistake.
+ */
+import { isIP } from 'node:net';
+
+type Env = Record<string, string | undefined>;
+
+/** One field of the schema: which variable it reads and how it turns text into a value. */
+interface Field<T> {
+  readonly env: string;
+  /** Returns the value, or a sentence describing what is wrong and how to fix it. */
+  readonly parse: (raw: string | undefined, env: Env) => { value: T } | { problem: string };
+}
+
+const present = (raw: string | undefined): raw is string => raw !== undefined && raw.trim() !== '';
+
+function str(env: string, opts: { default?: string; minLength?: number } = {}): Field<string> {
+  return {
+    env,
+    parse(raw) {
+      if (!present(raw)) {
+        if (opts.default !== undefined) return { value: opts.default };
+        return { problem: `${env} is required` };
+      }
+      const value = raw.trim();
+      if (opts.minLength !== undefined && value.length < opts.minLength) {
+        return { problem: `${env} must be at least ${opts.minLength} characters (got ${value.length})` };
+      }
+      return { value };
+    },
+  };
+}
+
+function optionalStr(env: string): Field<string | undefined> {
+  return { env, parse: (raw) => ({ value: present(raw) ? raw.trim() : undefined }) };
+}
+
+function int(env: string, def: number, min: number, max: number): Field<number> {
+  return {
+    env,
+    parse(raw) {
+      if (!present(raw)) return { value: def };
+      const text = raw.trim();
+      const value = Number(text);
+      if (!/^-?\d+$/.test(text) || !Number.isSafeInteger(value) || value < min || value > max) {
+        return { problem: `${env} must be an integer from ${min} to ${max} (got "${text}")` };
+      }
+      return { value };
+    },
+  };
+}
+
+function bool(env: string, def: boolean): Field<boolean> {
+  return {
+    env,
+    parse(raw) {
+      if (!present(raw)) return { value: def };
+      const text = raw.trim().toLowerCase();
+      if (['true', '1', 'yes', 'on'].includes(text)) return { value: true };
+      if (['false', '0', 'no', 'off'].includes(text)) return { value: false };
+      return { problem: `${env} must be true or false (got "${raw.trim()}")` };
+    },
+  };
+}
+
+function oneOf<const T extends string>(env: string, def: T, values: readonly T[]): Field<T> {
+  return {
+    env,
+    parse(raw) {
+      if (!present(raw)) return { value: def };
+      const text = raw.trim() as T;
+      if (!values.includes(text)) {
+        return { problem: `${env} must be one of ${values.join(', ')} (got "${raw.trim()}")` };
+      }
+      return { value: text };
+    },
+  };
+}
+
+function url(
+  env: string,
+  protocols: readonly string[],
+  opts: { default?: string; noPath?: boolean } = {},
+): Field<string> {
+  return {
+    env,
+    parse(raw) {
+      const text = present(raw) ? raw.trim() : opts.default;
+      if (text === undefined) return { problem: `${env} is required (for example https://voice.example.com)` };
+      let parsed: URL;
+      try {
+        parsed = new URL(text);
+      } catch {
+        return { problem: `${env} must be an absolute URL such as ${protocols[0]}//host (got "${text}")` };
+      }
+      if (!protocols.includes(parsed.protocol)) {
+        return { problem: `${env} must use ${protocols.join(' or ')} (got "${parsed.protocol}")` };
+      }
+      if (parsed.search || parsed.hash) {
+        return { problem: `${env} must not have a query string or fragment` };
+      }
+      if (opts.noPath && parsed.pathname !== '/') {
+        return { problem: `${env} must be the site's origin with no path (got "${parsed.pathname}")` };
+      }
+      // No trailing slash, so `base + '/twilio/voice'` is the exact URL Twilio signs.
+      return { value: parsed.toString().replace(/\/$/, '') };
+    },
+  };
+}
+
+const PROXY_KEYWORDS = ['loopback', 'linklocal', 'uniquelocal'];
+
+/** `TRUST_PROXY`: off, or the proxies to trust by name. Never `true` and never a hop count. */
+function trustProxy(env: string): Field<readonly string[] | false> {
+  return {
+    env,
+    parse(raw) {
+      if (!present(raw)) return { value: false };
+      const text = raw.trim();
+      if (['false', 'off', 'no', '0'].includes(text.toLowerCase())) return { value: false };
+      const entries = text.split(',').map((s) => s.trim()).filter(Boolean);
+      const bad = entries.filter((e) => !isProxyEntry(e));
+      if (bad.length > 0 || entries.length === 0) {
+        return {
+          problem:
+            `${env} must list the proxies to trust as IPs, CIDRs or loopback/linklocal/uniquelocal, ` +
+            `comma-separated (bad: ${bad.map((b) => `"${b}"`).join(', ') || '"' + text + '"'}); ` +
+            'true and hop counts are refused because they trust a spoofable X-Forwarded-For',
+        };
+      }
+      return { value: entries };
+    },
+  };
+}
+
+function isProxyEntry(entry: string): boolean {
+  if (PROXY_KEYWORDS.includes(entry)) return true;
+  const [addr, bits, extra] = entry.split('/');
+  if (extra !== undefined || addr === undefined) return false;
+  const family = isIP(addr);
+  if (family === 0) return false;
+  if (bits === undefined) return true;
+  if (!/^\d+$/.test(bits)) return false;
+  return Number(bits) <= (family === 4 ? 32 : 128);
+}
+
+const DEFAULT_INSTRUCTIONS =
+  'You are a friendly, concise phone assistant. Speak naturally in short sentences, ' +
+  'ask one question at a time, and confirm important details back to the caller.';
+
+/**
+ * The schema. Names and defaults follow SPEC.md; `TRANSFER_NUMBER` is this project's addition
+ * (it enables the assistant's transfer_call tool).
+ */
+const schema = {
+  nodeEnv: oneOf('NODE_ENV', 'development', ['development', 'production', 'test']),
+  port: int('PORT', 3000, 0, 65535),
+  host: str('HOST', { default: '0.0.0.0' }),
+  publicUrl: url('PUBLIC_URL', ['https:', 'http:'], { noPath: true }),
+  streamSecret: str('STREAM_SECRET', { minLength: 32 }),
+  openaiApiKey: str('OPENAI_API_KEY'),
+  openaiRealtimeUrl: url('OPENAI_REALTIME_URL', ['wss:', 'ws:'], { default: 'wss://api.openai.com/v1/realtime' }),
+  openaiModel: str('OPENAI_MODEL', { default: 'gpt-realtime' }),
+  openaiVoice: str('OPENAI_VOICE', { default: 'marin' }),
+  openaiInstructions: str('OPENAI_INSTRUCTIONS', { default: DEFAULT_INSTRUCTIONS }),
+  greeting: optionalStr('GREETING'),
+  twilioAuthToken: optionalStr('TWILIO_AUTH_TOKEN'),
+  twilioAccountSid: optionalStr('TWILIO_ACCOUNT_SID'),
+  twilioPhoneNumber: optionalStr('TWILIO_PHONE_NUMBER'),
+  twilioApiBaseUrl: url('TWILIO_API_BASE_URL', ['https:', 'http:'], { default: 'https://api.twilio.com', noPath: true }),
+  transferNumber: optionalStr('TRANSFER_NUMBER'),
+  apiToken: optionalStr('API_TOKEN'),
+  metricsToken: optionalStr('METRICS_TOKEN'),
+  trustProxy: trustProxy('TRUST_PROXY'),
+  redisUrl: optionalStr('REDIS_URL'),
+  logLevel: oneOf('LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+  debug: bool('DEBUG', false),
+  maxCalls: int('MAX_CALLS', 100, 1, 100_000),
+  maxStreamsPerIp: int('MAX_STREAMS_PER_IP', 50, 1, 100_000),
+  upgradeRatePerMinute: int('UPGRADE_RATE_PER_MINUTE', 10, 1, 1_000_000),
+  upgradeBurst: int('UPGRADE_BURST', 20, 1, 1_000_000),
+  rejectCooldownSeconds: int('REJECT_COOLDOWN_SECONDS', 30, 0, 86_400),
+  banMaxSeconds: int('BAN_MAX_SECONDS', 86_400, 1, 30 * 86_400),
+  floodMaxRequests: int('FLOOD_MAX_REQUESTS', 20, 1, 1_000_000),
+  floodWindowSeconds: int('FLOOD_WINDOW_SECONDS', 5, 1, 3_600),
+  floodBlockSeconds: int('FLOOD_BLOCK_SECONDS', 300, 1, 30 * 86_400),
+  streamTokenTtlSeconds: int('STREAM_TOKEN_TTL_SECONDS', 300, 10, 86_400),
+  startTimeoutMs: int('START_TIMEOUT_MS', 5_000, 100, 60_000),
+  invalidFrameLimit: int('INVALID_FRAME_LIMIT', 10, 1, 1_000),
+  audioFrameMs: int('AUDIO_FRAME_MS', 100, 20, 1_000),
+  backpressureBytes: int('BACKPRESSURE_BYTES', 65_536, 1_024, 64 * 1024 * 1024),
+  drainTimeoutSeconds: int('DRAIN_TIMEOUT_SECONDS', 600, 0, 86_400),
+} as const;
+
+type Schema = typeof schema;
+type ValueOf<F> = F extends Field<infer T> ? T : never;
+
+export type Config = Readonly<{ [K in keyof Schema]: ValueOf<Schema[K]> }>;
+
+/** Thrown by `loadConfig` with every problem listed; `server.ts` prints it and exits 1. */
+export class ConfigError extends Error {
+  readonly code = 'VB_ERR_CONFIG';
+  constructor(readonly problems: readonly string[]) {
+    super(
+      `Invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n` +
+        problems.map((p) => `  - ${p}`).join('\n') +
+        '\nSet these in the environment or in .env (see .env.example).',
+    );
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses `env` (default: `process.env`) into a frozen Config, or throws one ConfigError. */
+export function loadConfig(env: Env = process.env): Config {
+  const problems: string[] = [];
+  const out: Record<string, unknown> = {};
+  for (const [key, field] of Object.entries(schema) as [string, Field<unknown>][]) {
+    const result = field.parse(env[field.env], env);
+    if ('problem' in result) problems.push(result.problem);
+    else out[key] = result.value;
+  }
+  if (env.NODE_ENV === 'production' && !present(env.TWILIO_AUTH_TOKEN)) {
+    problems.push('TWILIO_AUTH_TOKEN is required when NODE_ENV=production (webhook signatures must be checked)');
+  }
+  if (present(env.TWILIO_PHONE_NUMBER) && !isE164(env.TWILIO_PHONE_NUMBER.trim())) {
+    problems.push(`TWILIO_PHONE_NUMBER must be in E.164 form such as +15551234567`);
+  }
+  if (present(env.TRANSFER_NUMBER) && !isE164(env.TRANSFER_NUMBER.trim())) {
+    problems.push(`TRANSFER_NUMBER must be in E.164 form such as +15551234567`);
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  // DEBUG=true means debug level, unless LOG_LEVEL asks for something even more verbose.
+  if (out.debug === true && out.logLevel !== 'trace') out.logLevel = 'debug';
+  return Object.freeze(out) as Config;
+}
+
+/** E.164: a plus, then 2 to 15 digits, the first not zero. */
+export function isE164(value: string): boolean {
+  return /^\+[1-9]\d{1,14}$/.test(value);
+}
+
+/** The public `wss://` (or `ws://` for an `http://` PUBLIC_URL) origin Twilio connects to. */
+export function publicWsBase(config: Pick<Config, 'publicUrl'>): string {
+  return config.publicUrl.replace(/^http/, 'ws');
+}

@@ -1,0 +1,109 @@
+/**
+ * Twilio webhooks: `/twilio/voice`, `/twilio/outbound` (TwiML that opens the Media Stream) and
+ * `/twilio/stream-status` (the `<Stream statusCallback>`).
+ *
+ * Every one is signed (`X-Twilio-Signature` over PUBLIC_URL + path + form params); with
+ * TWILIO_AUTH_TOKEN set, a missing or wrong signature gets 403 and no TwiML.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { publicWsBase, type Config } from '../config.js';
+import type { CallRegistry } from '../call-registry.js';
+import { mintStreamToken } from './stream-token.js';
+import { isValidTwilioSignature, signedUrl } from './signature.js';
+import { streamTwiml, unavailableTwiml, type CallDirection } from './twiml.js';
+
+export type FormBody = Record<string, string>;
+
+export interface TwimlServedEvent {
+  readonly callSid: string;
+  readonly direction: CallDirection;
+  readonly token: string;
+}
+
+export interface WebhookOptions {
+  readonly config: Config;
+  readonly registry: CallRegistry;
+  readonly now: () => number;
+  /** Told when a signature fails, so the guard can penalise the source (flood rule, cooldown). */
+  readonly onBadSignature?: (request: FastifyRequest) => void;
+  /** Told after stream TwiML is served (pre-warm hooks in here). */
+  readonly onTwimlServed?: (event: TwimlServedEvent) => void;
+}
+
+const CALL_SID = /^[A-Za-z0-9]{1,64}$/;
+
+export function registerWebhooks(app: FastifyInstance, opts: WebhookOptions): void {
+  const { config, registry } = opts;
+  const wsBase = publicWsBase(config);
+
+  /**
+   * preHandler: the body is parsed by now. Replies 403 itself and returns false on failure.
+   * Synchronous on purpose: nothing here awaits the (thenable) reply.
+   */
+  function signatureOk(request: FastifyRequest, reply: FastifyReply): boolean {
+    if (!config.twilioAuthToken) return true;
+    const body = (request.body ?? {}) as FormBody;
+    const signature = request.headers['x-twilio-signature'];
+    const url = signedUrl(config.publicUrl, request.url);
+    if (isValidTwilioSignature(config.twilioAuthToken, typeof signature === 'string' ? signature : undefined, url, body)) {
+      return true;
+    }
+    request.log.warn(
+      { reason: signature ? 'bad_signature' : 'missing_signature', route: request.routeOptions.url },
+      'webhook signature rejected (check PUBLIC_URL matches the URL configured in Twilio)',
+    );
+    opts.onBadSignature?.(request);
+    void reply.code(403).type('application/json').send({ error: 'Forbidden', reason: 'bad_signature' });
+    return false;
+  }
+
+  const streamWebhook = (direction: CallDirection) =>
+    function handler(request: FastifyRequest, reply: FastifyReply): void {
+      if (!signatureOk(request, reply)) return;
+      const body = (request.body ?? {}) as FormBody;
+      const callSid = body.CallSid;
+      if (typeof callSid !== 'string' || !CALL_SID.test(callSid)) {
+        void reply.code(400).send({ error: 'Bad Request', reason: 'missing_call_sid', message: 'CallSid is required' });
+        return;
+      }
+      const log = request.log.child({ callSid });
+      const unavailable = registry.canServeNewCall();
+      if (unavailable) {
+        log.warn({ reason: unavailable, direction }, 'call refused with spoken TwiML');
+        void reply.type('text/xml').send(unavailableTwiml(unavailable));
+        return;
+      }
+      const token = mintStreamToken(config.streamSecret, callSid, opts.now(), config.streamTokenTtlSeconds);
+      const caller = direction === 'inbound' ? body.From : body.To;
+      log.info({ direction }, 'serving stream TwiML');
+      void reply.type('text/xml').send(
+        streamTwiml({
+          streamUrl: `${wsBase}/twilio/stream/${token}`,
+          statusCallbackUrl: `${config.publicUrl}/twilio/stream-status`,
+          token,
+          direction,
+          caller,
+        }),
+      );
+      opts.onTwimlServed?.({ callSid, direction, token });
+    };
+
+  app.post('/twilio/voice', streamWebhook('inbound'));
+  app.post('/twilio/outbound', streamWebhook('outbound'));
+
+  app.post('/twilio/stream-status', function streamStatus(request, reply): void {
+    if (!signatureOk(request, reply)) return;
+    const body = (request.body ?? {}) as FormBody;
+    const event = body.StreamEvent;
+    const fields = { callSid: body.CallSid, streamSid: body.StreamSid, event };
+    if (event === 'stream-error') {
+      // Twilio puts the error text in StreamError, usually starting with its code (e.g. 31920).
+      const error = body.StreamError ?? '';
+      const code = /\b(3\d{4})\b/.exec(error)?.[1] ?? body.ErrorCode;
+      request.log.warn({ ...fields, twilioErrorCode: code, twilioError: error }, 'twilio reported a stream error');
+    } else {
+      request.log.info(fields, `twilio ${event ?? 'stream status'}`);
+    }
+    void reply.code(204).send();
+  });
+}

@@ -1,0 +1,128 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig, publicWsBase } from '../src/config.js';
+import { testEnv } from './helpers/config.js';
+
+function problemsOf(env: Record<string, string | undefined>): string[] {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return [...(err as ConfigError).problems];
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('loadConfig', () => {
+  it('applies every SPEC default and freezes the result', () => {
+    const config = loadConfig(testEnv({ TWILIO_AUTH_TOKEN: undefined, LOG_LEVEL: undefined }));
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(config).toMatchObject({
+      port: 3000,
+      host: '0.0.0.0',
+      openaiRealtimeUrl: 'wss://api.openai.com/v1/realtime',
+      openaiModel: 'gpt-realtime',
+      openaiVoice: 'marin',
+      greeting: undefined,
+      twilioApiBaseUrl: 'https://api.twilio.com',
+      apiToken: undefined,
+      metricsToken: undefined,
+      trustProxy: false,
+      redisUrl: undefined,
+      logLevel: 'info',
+      debug: false,
+      maxCalls: 100,
+      maxStreamsPerIp: 50,
+      upgradeRatePerMinute: 10,
+      upgradeBurst: 20,
+      rejectCooldownSeconds: 30,
+      banMaxSeconds: 86400,
+      floodMaxRequests: 20,
+      floodWindowSeconds: 5,
+      floodBlockSeconds: 300,
+      streamTokenTtlSeconds: 300,
+      startTimeoutMs: 5000,
+      invalidFrameLimit: 10,
+      audioFrameMs: 100,
+      backpressureBytes: 65536,
+      drainTimeoutSeconds: 600,
+    });
+    expect(config.openaiInstructions.length).toBeGreaterThan(20);
+    expect(() => {
+      (config as { port: number }).port = 1;
+    }).toThrow(TypeError);
+  });
+
+  it.each(['PUBLIC_URL', 'STREAM_SECRET', 'OPENAI_API_KEY'])('names a missing %s', (name) => {
+    const problems = problemsOf(testEnv({ [name]: undefined }));
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toContain(name);
+    expect(problems[0]).toContain('required');
+  });
+
+  it('treats a blank value as missing', () => {
+    expect(problemsOf(testEnv({ OPENAI_API_KEY: '   ' }))).toEqual(['OPENAI_API_KEY is required']);
+  });
+
+  it('requires TWILIO_AUTH_TOKEN in production only', () => {
+    expect(problemsOf(testEnv({ NODE_ENV: 'production', TWILIO_AUTH_TOKEN: undefined }))[0]).toMatch(
+      /TWILIO_AUTH_TOKEN is required when NODE_ENV=production/,
+    );
+    expect(loadConfig(testEnv({ NODE_ENV: 'development', TWILIO_AUTH_TOKEN: undefined })).twilioAuthToken).toBeUndefined();
+  });
+
+  it.each([
+    ['STREAM_SECRET', 'short', 'STREAM_SECRET must be at least 32 characters (got 5)'],
+    ['PORT', '70000', 'PORT must be an integer from 0 to 65535 (got "70000")'],
+    ['PORT', '3e3', 'PORT must be an integer from 0 to 65535 (got "3e3")'],
+    ['MAX_CALLS', '0', 'MAX_CALLS must be an integer from 1 to 100000 (got "0")'],
+    ['MAX_CALLS', 'many', 'MAX_CALLS must be an integer from 1 to 100000 (got "many")'],
+    ['DEBUG', 'maybe', 'DEBUG must be true or false (got "maybe")'],
+    ['LOG_LEVEL', 'loud', 'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent (got "loud")'],
+    ['PUBLIC_URL', 'voice.example.com', 'PUBLIC_URL must be an absolute URL such as https://host (got "voice.example.com")'],
+    ['PUBLIC_URL', 'ftp://voice.example.com', 'PUBLIC_URL must use https: or http: (got "ftp:")'],
+    ['PUBLIC_URL', 'https://voice.example.com/app', 'PUBLIC_URL must be the site\'s origin with no path (got "/app")'],
+    ['OPENAI_REALTIME_URL', 'https://api.openai.com/v1/realtime', 'OPENAI_REALTIME_URL must use wss: or ws: (got "https:")'],
+    ['TWILIO_PHONE_NUMBER', '555-1234', 'TWILIO_PHONE_NUMBER must be in E.164 form such as +15551234567'],
+  ])('rejects %s=%s', (name, value, message) => {
+    expect(problemsOf(testEnv({ [name]: value }))).toEqual([message]);
+  });
+
+  it('lists every problem in one message', () => {
+    let error: ConfigError | undefined;
+    try {
+      loadConfig({ PORT: 'x', STREAM_SECRET: 'tiny', TRUST_PROXY: 'true' });
+    } catch (err) {
+      error = err as ConfigError;
+    }
+    expect(error?.code).toBe('VB_ERR_CONFIG');
+    expect(error?.problems).toHaveLength(5); // PORT, PUBLIC_URL, STREAM_SECRET, OPENAI_API_KEY, TRUST_PROXY
+    for (const name of ['PORT', 'PUBLIC_URL', 'STREAM_SECRET', 'OPENAI_API_KEY', 'TRUST_PROXY']) {
+      expect(error?.message).toContain(name);
+    }
+    expect(error?.message).toMatch(/^Invalid configuration \(5 problems\):/);
+  });
+
+  it('DEBUG=true means debug level', () => {
+    expect(loadConfig(testEnv({ DEBUG: 'true' })).logLevel).toBe('debug');
+    expect(loadConfig(testEnv({ DEBUG: 'true', LOG_LEVEL: 'trace' })).logLevel).toBe('trace');
+  });
+
+  it('TRUST_PROXY takes named proxies and refuses true and hop counts', () => {
+    expect(loadConfig(testEnv({ TRUST_PROXY: 'loopback, 10.0.0.0/8,::1' })).trustProxy).toEqual([
+      'loopback',
+      '10.0.0.0/8',
+      '::1',
+    ]);
+    expect(loadConfig(testEnv({ TRUST_PROXY: 'off' })).trustProxy).toBe(false);
+    for (const bad of ['true', '1', '2', '10.0.0.0/33', 'caddy']) {
+      expect(problemsOf(testEnv({ TRUST_PROXY: bad }))[0]).toMatch(/^TRUST_PROXY must list the proxies/);
+    }
+  });
+
+  it('normalises PUBLIC_URL and derives the wss origin', () => {
+    const config = loadConfig(testEnv({ PUBLIC_URL: 'https://Voice.Example.com/' }));
+    expect(config.publicUrl).toBe('https://voice.example.com');
+    expect(publicWsBase(config)).toBe('wss://voice.example.com');
+    expect(publicWsBase(loadConfig(testEnv({ PUBLIC_URL: 'http://127.0.0.1:8080' })))).toBe('ws://127.0.0.1:8080');
+  });
+});
