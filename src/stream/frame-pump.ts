@@ -1,0 +1,136 @@
+/**
+ * Frame pump: the one thin timer shell around a FrameAggregator.
+ *
+ * It carries out the aggregator's decisions and nothing more: pushes chunks with the current
+ * time, hands ready frames to `onFrame` synchronously, and keeps exactly one timeout armed at
+ * the aggregator's deadline while bytes are held — none while the buffer is empty. No polling,
+ * no intervals: one timer per partial frame at most (≤ 10 wake-ups a second at 100 ms).
+ *
+ * `onFrame` should not throw (the session catches its own send errors). If it does, the error
+ * propagates to whoever called push/flush (or out of the timer callback), and frames not yet
+ * delivered stay queued for the next delivery rather than being lost silently.
+ */
+import type { FrameAggregator } from './frame-aggregator.js';
+
+export interface FramePumpOptions {
+  readonly aggregator: FrameAggregator;
+  /** Receives every frame, in order. Called synchronously from push/flush or the timer. */
+  readonly onFrame: (frame: Buffer) => void;
+  /** Clock in ms; must be the clock the aggregator's deadlines are in. @default performance.now */
+  readonly now?: () => number;
+  /** @default setTimeout */
+  readonly setTimer?: (fn: () => void, delayMs: number) => unknown;
+  /** @default clearTimeout */
+  readonly clearTimer?: (handle: unknown) => void;
+}
+
+export class FramePump {
+  private readonly aggregator: FrameAggregator;
+  private readonly onFrame: (frame: Buffer) => void;
+  private readonly now: () => number;
+  private readonly setTimer: (fn: () => void, delayMs: number) => unknown;
+  private readonly clearTimer: (handle: unknown) => void;
+
+  /** Frames taken from the aggregator but not yet handed to onFrame (reentrancy-safe delivery). */
+  private outbox: Buffer[] = [];
+  private delivering = false;
+  private timer: unknown = null;
+  /** The deadline the armed timer is for, so an unchanged deadline does not re-arm. */
+  private timerFor: number | null = null;
+  private closed = false;
+
+  constructor(options: FramePumpOptions) {
+    this.aggregator = options.aggregator;
+    this.onFrame = options.onFrame;
+    // performance.now is monotonic: a wall-clock step must not stretch or shrink a window.
+    this.now = options.now ?? (() => performance.now());
+    this.setTimer = options.setTimer ?? ((fn, ms) => setTimeout(fn, ms));
+    this.clearTimer = options.clearTimer ?? ((h) => clearTimeout(h as ReturnType<typeof setTimeout>));
+  }
+
+  /** True while a timer is armed (for tests and introspection). */
+  get timerArmed(): boolean {
+    return this.timer !== null;
+  }
+
+  get pendingBytes(): number {
+    return this.aggregator.pendingBytes;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Adds a chunk; full (or overdue) frames go to onFrame before this returns. No-op once closed. */
+  push(chunk: Buffer): void {
+    if (this.closed) return;
+    this.outbox.push(...this.aggregator.push(chunk, this.now()));
+    this.reschedule();
+    this.deliver();
+  }
+
+  /** Delivers whatever is held now as one frame (end of a response, end of the call). */
+  flush(): void {
+    if (this.closed) return;
+    const rest = this.aggregator.flush();
+    if (rest) this.outbox.push(rest);
+    this.reschedule();
+    this.deliver();
+  }
+
+  /**
+   * Drops everything not yet delivered (barge-in) and clears the timer.
+   * @returns bytes dropped, including frames taken but not yet delivered (for metrics).
+   */
+  discard(): number {
+    let dropped = this.aggregator.discard();
+    for (const frame of this.outbox) dropped += frame.length;
+    this.outbox = [];
+    this.reschedule();
+    return dropped;
+  }
+
+  /** Stops for good: clears the timer, drops what is held, makes later pushes no-ops. @returns bytes dropped */
+  close(): number {
+    const dropped = this.discard();
+    this.closed = true;
+    return dropped;
+  }
+
+  private deliver(): void {
+    // A frame handed out may make onFrame call back into push/flush/discard; the outer loop
+    // keeps delivering in order and an inner call just queues, so order is never inverted.
+    if (this.delivering) return;
+    this.delivering = true;
+    try {
+      let frame: Buffer | undefined;
+      while (!this.closed && (frame = this.outbox.shift()) !== undefined) this.onFrame(frame);
+    } finally {
+      this.delivering = false;
+    }
+  }
+
+  /** Arms one timer at the aggregator's deadline, or clears it when nothing is held. */
+  private reschedule(): void {
+    const deadline = this.closed ? null : this.aggregator.deadline();
+    if (deadline === this.timerFor) return;
+    if (this.timer !== null) {
+      this.clearTimer(this.timer);
+      this.timer = null;
+      this.timerFor = null;
+    }
+    if (deadline === null) return;
+    this.timerFor = deadline;
+    this.timer = this.setTimer(() => this.onTimer(), Math.max(0, deadline - this.now()));
+  }
+
+  private onTimer(): void {
+    this.timer = null;
+    this.timerFor = null;
+    if (this.closed) return;
+    // A clock that lags the timer returns nothing here; reschedule re-arms for the remainder.
+    this.outbox.push(...this.aggregator.due(this.now()));
+    this.reschedule();
+    this.deliver();
+  }
+}
