@@ -2,7 +2,7 @@
  * buildApp(config, deps): the whole HTTP/WebSocket application, without listening.
  * `server.ts` owns the process (listen, signals, exit); tests build as many apps as they like.
  */
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import websocket from '@fastify/websocket';
 import type { DestinationStream, Logger } from 'pino';
 import type { Config } from './config.js';
@@ -48,11 +48,11 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     // Named proxies only: `true` or a hop count would trust a spoofable X-Forwarded-For.
     trustProxy: config.trustProxy === false ? false : [...config.trustProxy],
     // The stream token rides in the path; the default 100 would answer 414 for longer ids.
-    maxParamLength: MAX_TOKEN_LENGTH + 16,
+    routerOptions: { maxParamLength: MAX_TOKEN_LENGTH + 16 },
     bodyLimit: BODY_LIMIT_BYTES,
     // Fastify's per-request info lines would double every flood into the log; we log
     // decisions instead, and count requests in metrics.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
   });
 

@@ -1,11 +1,13 @@
 /**
  * The process: load config, build the app, listen. Nothing else lives here.
  */
-import 'dotenv/config';
+import dotenv from 'dotenv';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { buildApp } from './app.js';
 
 async function main(): Promise<void> {
+  // quiet: dotenv must not print to stdout, which carries JSON log lines only.
+  dotenv.config({ quiet: true });
   let config: Config;
   try {
     config = loadConfig();
