@@ -1,0 +1,300 @@
+/**
+ * Twilio Media Streams wire protocol: parse inbound messages, build outbound ones.
+ *
+ * Inbound (Twilio → us), JSON text frames, per Twilio's "Media Streams - WebSocket Messages":
+ *   connected {event, protocol, version}
+ *   start     {event, sequenceNumber, start: {accountSid, streamSid, callSid, tracks,
+ *              customParameters, mediaFormat: {encoding, sampleRate, channels}}, streamSid}
+ *   media     {event, sequenceNumber, media: {track, chunk, timestamp, payload}, streamSid}
+ *   mark      {event, sequenceNumber, streamSid, mark: {name}}      (echo of a mark we sent)
+ *   dtmf      {event, streamSid, sequenceNumber, dtmf: {track, digit}}
+ *   stop      {event, sequenceNumber, streamSid, stop: {accountSid, callSid}}
+ * Twilio sends the counters (`sequenceNumber`, `chunk`, `timestamp`) as decimal strings; they are
+ * returned as numbers. The media payload is returned decoded.
+ *
+ * Shape policy: a field the bridge acts on is required and typed (streamSid, callSid,
+ * customParameters values, media payload and timestamp, mark name, dtmf digit); a documented
+ * field it does not act on may be absent but, when present, must have its documented type.
+ * Anything else is a verdict (`ok: false` with a reason), never an exception: the session counts
+ * invalid frames and closes with 1008 after INVALID_FRAME_LIMIT in a row (see InvalidFrameRun).
+ *
+ * Outbound (us → Twilio, bidirectional `<Connect><Stream>` only): media, mark, clear.
+ */
+
+export type InvalidFrameReason =
+  | 'binary' // Twilio only sends text frames
+  | 'bad_json'
+  | 'bad_shape' // not an object, no `event`, or a field missing or of the wrong type
+  | 'unknown_event'
+  | 'media_before_start'
+  | 'second_start'
+  | 'bad_payload'; // media payload empty or not strict base64
+
+export interface MediaFormat {
+  readonly encoding: string;
+  readonly sampleRate: number;
+  readonly channels: number;
+}
+
+export interface TwilioConnected {
+  readonly event: 'connected';
+  readonly protocol?: string;
+  readonly version?: string;
+}
+
+export interface TwilioStart {
+  readonly event: 'start';
+  readonly sequenceNumber?: number;
+  readonly streamSid: string;
+  readonly start: {
+    readonly streamSid: string;
+    readonly callSid: string;
+    readonly accountSid?: string;
+    readonly tracks?: readonly string[];
+    /** `<Parameter>` values from the TwiML; `{}` when absent. */
+    readonly customParameters: Readonly<Record<string, string>>;
+    readonly mediaFormat?: MediaFormat;
+  };
+}
+
+export interface TwilioMedia {
+  readonly event: 'media';
+  readonly sequenceNumber?: number;
+  readonly streamSid: string;
+  readonly media: {
+    readonly track?: string;
+    readonly chunk?: number;
+    /** Presentation timestamp, ms since the start of the stream (Twilio's stream clock). */
+    readonly timestamp: number;
+    /** Decoded µ-law bytes (never empty). */
+    readonly payload: Buffer;
+  };
+}
+
+export interface TwilioMark {
+  readonly event: 'mark';
+  readonly sequenceNumber?: number;
+  readonly streamSid: string;
+  readonly mark: { readonly name: string };
+}
+
+export interface TwilioDtmf {
+  readonly event: 'dtmf';
+  readonly sequenceNumber?: number;
+  readonly streamSid: string;
+  readonly dtmf: { readonly track?: string; readonly digit: string };
+}
+
+export interface TwilioStop {
+  readonly event: 'stop';
+  readonly sequenceNumber?: number;
+  readonly streamSid: string;
+  readonly stop?: { readonly accountSid?: string; readonly callSid?: string };
+}
+
+export type TwilioInbound = TwilioConnected | TwilioStart | TwilioMedia | TwilioMark | TwilioDtmf | TwilioStop;
+
+export type ParseResult =
+  | { readonly ok: true; readonly message: TwilioInbound }
+  | { readonly ok: false; readonly reason: InvalidFrameReason };
+
+/** Consecutive invalid frames that close the socket (1008). Config: INVALID_FRAME_LIMIT. @default 10 */
+export const INVALID_FRAME_LIMIT = 10;
+
+/** Strict base64 alphabet with at most two trailing `=`; length % 4 is checked separately. */
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+/** Decimal counter as Twilio sends it ("1", "42"); 15 digits keeps it a safe integer. */
+const DECIMAL = /^\d{1,15}$/;
+
+type Obj = Record<string, unknown>;
+
+/** Signals a shape problem from deep inside a field reader; caught only in this module. */
+class ShapeError extends Error {}
+
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function objField(o: Obj, key: string): Obj {
+  const v = o[key];
+  if (!isObj(v)) throw new ShapeError(key);
+  return v;
+}
+
+function str(o: Obj, key: string): string {
+  const v = o[key];
+  if (typeof v !== 'string' || v === '') throw new ShapeError(key);
+  return v;
+}
+
+function optStr(o: Obj, key: string): string | undefined {
+  const v = o[key];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string') throw new ShapeError(key);
+  return v;
+}
+
+/** A non-negative integer sent as a decimal string (as Twilio does) or as a JSON number. */
+function optCount(o: Obj, key: string): number | undefined {
+  const v = o[key];
+  if (v === undefined) return undefined;
+  if (typeof v === 'string' && DECIMAL.test(v)) return Number(v);
+  if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return v;
+  throw new ShapeError(key);
+}
+
+function count(o: Obj, key: string): number {
+  const v = optCount(o, key);
+  if (v === undefined) throw new ShapeError(key);
+  return v;
+}
+
+function stringRecord(o: Obj, key: string): Readonly<Record<string, string>> {
+  const v = o[key];
+  if (v === undefined) return {};
+  if (!isObj(v) || !Object.values(v).every((x) => typeof x === 'string')) throw new ShapeError(key);
+  // JSON.parse made `v`, so `__proto__` is an own data key here, not the prototype.
+  return v as Record<string, string>;
+}
+
+function optMediaFormat(o: Obj): MediaFormat | undefined {
+  const v = o.mediaFormat;
+  if (v === undefined) return undefined;
+  if (!isObj(v)) throw new ShapeError('mediaFormat');
+  const { encoding, sampleRate, channels } = v;
+  if (typeof encoding !== 'string' || typeof sampleRate !== 'number' || typeof channels !== 'number') {
+    throw new ShapeError('mediaFormat');
+  }
+  return { encoding, sampleRate, channels };
+}
+
+function optTracks(o: Obj): readonly string[] | undefined {
+  const v = o.tracks;
+  if (v === undefined) return undefined;
+  if (!Array.isArray(v) || !v.every((t) => typeof t === 'string')) throw new ShapeError('tracks');
+  return v as string[];
+}
+
+/** Strict base64 check first: Buffer.from(…, 'base64') silently skips junk and never fails. */
+export function decodeStrictBase64(text: string): Buffer | null {
+  if (text.length === 0 || text.length % 4 !== 0 || !BASE64.test(text)) return null;
+  return Buffer.from(text, 'base64');
+}
+
+/**
+ * Parses one WebSocket message from Twilio. Never throws.
+ * @param started whether a valid `start` was already accepted on this socket
+ */
+export function parseTwilioFrame(data: Buffer | string, isBinary: boolean, started: boolean): ParseResult {
+  if (isBinary) return { ok: false, reason: 'binary' };
+  let root: unknown;
+  try {
+    root = JSON.parse(typeof data === 'string' ? data : data.toString('utf8'));
+  } catch {
+    return { ok: false, reason: 'bad_json' };
+  }
+  if (!isObj(root) || typeof root.event !== 'string') return { ok: false, reason: 'bad_shape' };
+  try {
+    return parseEvent(root, root.event, started);
+  } catch (err) {
+    if (err instanceof ShapeError) return { ok: false, reason: 'bad_shape' };
+    throw err; // a bug in this module, not bad input: let it surface
+  }
+}
+
+function parseEvent(m: Obj, event: string, started: boolean): ParseResult {
+  const sequenceNumber = event === 'connected' ? undefined : optCount(m, 'sequenceNumber');
+  switch (event) {
+    case 'connected':
+      return { ok: true, message: { event, protocol: optStr(m, 'protocol'), version: optStr(m, 'version') } };
+    case 'start': {
+      if (started) return { ok: false, reason: 'second_start' };
+      const s = objField(m, 'start');
+      const streamSid = str(s, 'streamSid');
+      const start = {
+        streamSid,
+        callSid: str(s, 'callSid'),
+        accountSid: optStr(s, 'accountSid'),
+        tracks: optTracks(s),
+        customParameters: stringRecord(s, 'customParameters'),
+        mediaFormat: optMediaFormat(s),
+      };
+      // The top-level copy is optional, but two different sids for one stream is not a stream.
+      const outer = optStr(m, 'streamSid');
+      if (outer !== undefined && outer !== streamSid) return { ok: false, reason: 'bad_shape' };
+      return { ok: true, message: { event, sequenceNumber, streamSid, start } };
+    }
+    case 'media': {
+      if (!started) return { ok: false, reason: 'media_before_start' };
+      const streamSid = str(m, 'streamSid');
+      const media = objField(m, 'media');
+      const timestamp = count(media, 'timestamp');
+      const track = optStr(media, 'track');
+      const chunk = optCount(media, 'chunk');
+      const text = media.payload;
+      if (typeof text !== 'string') return { ok: false, reason: 'bad_shape' };
+      const payload = decodeStrictBase64(text);
+      if (payload === null) return { ok: false, reason: 'bad_payload' };
+      return { ok: true, message: { event, sequenceNumber, streamSid, media: { track, chunk, timestamp, payload } } };
+    }
+    case 'mark': {
+      const streamSid = str(m, 'streamSid');
+      return { ok: true, message: { event, sequenceNumber, streamSid, mark: { name: str(objField(m, 'mark'), 'name') } } };
+    }
+    case 'dtmf': {
+      const streamSid = str(m, 'streamSid');
+      const d = objField(m, 'dtmf');
+      return { ok: true, message: { event, sequenceNumber, streamSid, dtmf: { track: optStr(d, 'track'), digit: str(d, 'digit') } } };
+    }
+    case 'stop': {
+      const streamSid = str(m, 'streamSid');
+      const raw = m.stop;
+      if (raw !== undefined && !isObj(raw)) return { ok: false, reason: 'bad_shape' };
+      const stop = raw === undefined ? undefined : { accountSid: optStr(raw, 'accountSid'), callSid: optStr(raw, 'callSid') };
+      return { ok: true, message: { event, sequenceNumber, streamSid, stop } };
+    }
+    default:
+      return { ok: false, reason: 'unknown_event' };
+  }
+}
+
+/** Outbound `media`: µ-law bytes for Twilio to play, base64 in `media.payload`. */
+export function mediaMessage(streamSid: string, audio: Buffer): string {
+  return JSON.stringify({ event: 'media', streamSid, media: { payload: audio.toString('base64') } });
+}
+
+/** Outbound `mark`: Twilio echoes it back once all audio sent before it has played. */
+export function markMessage(streamSid: string, name: string): string {
+  return JSON.stringify({ event: 'mark', streamSid, mark: { name } });
+}
+
+/** Outbound `clear`: Twilio drops buffered audio and echoes every outstanding mark at once. */
+export function clearMessage(streamSid: string): string {
+  return JSON.stringify({ event: 'clear', streamSid });
+}
+
+/**
+ * Counts consecutive invalid frames. A valid frame resets the run; the `limit`-th invalid frame
+ * in a row is the verdict to close (1008). Counting a run, not a total, keeps one odd frame in
+ * a long call harmless while a peer that sends only junk is cut off after `limit` frames.
+ */
+export class InvalidFrameRun {
+  private run = 0;
+
+  constructor(readonly limit: number = INVALID_FRAME_LIMIT) {
+    if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError(`limit must be an integer >= 1 (got ${limit})`);
+  }
+
+  /** Invalid frames in the current run. */
+  get count(): number {
+    return this.run;
+  }
+
+  /** Records one frame's verdict. @returns true when the socket must close (limit reached). */
+  record(ok: boolean): boolean {
+    if (ok) {
+      this.run = 0;
+      return false;
+    }
+    this.run += 1;
+    return this.run >= this.limit;
+  }
+}
