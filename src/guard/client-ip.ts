@@ -1,0 +1,50 @@
+/**
+ * Which key an address is judged under.
+ *
+ * `request.ip` already is the right client address (the socket's, or with TRUST_PROXY the
+ * right-most untrusted X-Forwarded-For hop, computed by Fastify). Here it is only normalised:
+ * IPv4-mapped IPv6 (`::ffff:192.0.2.1`, what a dual-stack listener reports) becomes plain IPv4,
+ * and an IPv6 address is judged by its /64, because one subscriber usually holds a whole /64 and
+ * could otherwise mint a fresh address for every attempt.
+ */
+import { createHash, createHmac } from 'node:crypto';
+import { isIP } from 'node:net';
+
+const MAPPED_V4 = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i;
+
+export function clientKey(ip: string): string {
+  const mapped = MAPPED_V4.exec(ip);
+  if (mapped?.[1] !== undefined) return mapped[1];
+  if (isIP(ip) !== 6) return ip;
+  return `${expandV6(ip).slice(0, 4).join(':')}::/64`;
+}
+
+/** The eight 16-bit groups of an IPv6 address, lower-case hex without leading zeros. */
+function expandV6(ip: string): string[] {
+  const bare = ip.split('%')[0] ?? ip; // drop a zone id (fe80::1%eth0)
+  const [head = '', tail] = bare.split('::');
+  const left = head === '' ? [] : head.split(':');
+  const right = tail === undefined || tail === '' ? [] : tail.split(':');
+  // An embedded IPv4 tail (::1.2.3.4) fills two groups; it never affects the first four of a
+  // /64 unless the address is ::/64-ish, where the exact value does not matter.
+  const missing = 8 - left.length - right.length;
+  const groups = [...left, ...Array<string>(Math.max(0, missing)).fill('0'), ...right];
+  return groups.map((g) => (g.includes('.') ? g : (parseInt(g, 16) || 0).toString(16)));
+}
+
+/**
+ * A short, stable label for an IP in info/warn logs (IPs in clear only at debug). Keyed, because
+ * the IPv4 space is small enough to reverse a plain hash by trying every address; derived from
+ * STREAM_SECRET so every instance labels an IP alike. 12 hex digits = 48 bits: enough to follow
+ * one address through the logs.
+ */
+export function ipHasher(secret: string): (ip: string) => string {
+  const key = createHmac('sha256', secret).update('voice-bridge/log-ip-label').digest();
+  return (ip) => createHmac('sha256', key).update(ip).digest('hex').slice(0, 12);
+}
+
+/** Key for one user-agent + IP pair: the user-agent is hashed so a long header costs nothing to store. */
+export function agentKey(ip: string, userAgent: string | undefined): string {
+  const ua = createHash('sha256').update(userAgent ?? '').digest('base64url').slice(0, 16);
+  return `${ip}|${ua}`;
+}

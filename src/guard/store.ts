@@ -1,0 +1,37 @@
+/**
+ * Where the guard keeps its state: one interface, held in memory (memory-store.ts) or in Redis
+ * (redis-store.ts) so several instances share one view, wrapped by resilient-store.ts so every
+ * call finishes within a deadline.
+ *
+ * Each operation is one atomic read-modify-write of the records named, deciding with the pure
+ * functions of decide.ts. `now` (ms, an integer) comes from the caller so tests control time and
+ * every instance judges with its own clock.
+ */
+import type { GateVerdict } from './decide.js';
+import type { BanVerdict } from './penalty.js';
+
+export type { GateVerdict, RefusalLabel } from './decide.js';
+export type { BanVerdict } from './penalty.js';
+
+export type StoreOp = 'hit' | 'attempt' | 'penalize' | 'claim' | 'ping';
+
+export interface GuardStore {
+  /** A request without credentials on any route: ban check, then the flood rule. */
+  hit(ip: string, now: number): Promise<GateVerdict>;
+  /**
+   * An anonymous upgrade attempt from `ip` with user-agent key `agent` (see `agentKey`): ban,
+   * flood, the per-IP and per-agent budgets, then, if `penalize` and it passed, a cooldown.
+   */
+  attempt(ip: string, agent: string, now: number, penalize: boolean): Promise<GateVerdict>;
+  /** A credential from `ip` was rejected after the guard let the request through. */
+  penalize(ip: string, now: number): Promise<BanVerdict>;
+  /**
+   * Marks single-use token `id` as used until `expiresAtMs`; true only for the first claim.
+   * (After expiry the token itself is refused, so the mark can go.)
+   */
+  claimToken(id: string, expiresAtMs: number, now: number): Promise<boolean>;
+  /** Resolves when the store answers; used to probe a recovering backend. */
+  ping(): Promise<void>;
+  /** Releases connections. Idempotent. */
+  close(): Promise<void>;
+}

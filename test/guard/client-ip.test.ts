@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { agentKey, clientKey, ipHasher } from '../../src/guard/client-ip.js';
+
+describe('clientKey', () => {
+  it('keeps IPv4 as it is and unmaps IPv4-mapped IPv6', () => {
+    expect(clientKey('203.0.113.9')).toBe('203.0.113.9');
+    expect(clientKey('::ffff:203.0.113.9')).toBe('203.0.113.9');
+    expect(clientKey('::FFFF:127.0.0.2')).toBe('127.0.0.2');
+  });
+
+  it('judges IPv6 by its /64, however it is written', () => {
+    const a = clientKey('2001:db8:0:1::1');
+    expect(a).toBe('2001:db8:0:1::/64');
+    expect(clientKey('2001:0db8:0000:0001:ffff:ffff:ffff:ffff')).toBe(a);
+    expect(clientKey('2001:db8:0:2::1')).not.toBe(a);
+    expect(clientKey('::1')).toBe('0:0:0:0::/64');
+    expect(clientKey('fe80::1%eth0')).toBe('fe80:0:0:0::/64');
+  });
+
+  it('passes through what is not an IP (Fastify reports undefined sockets oddly in tests)', () => {
+    expect(clientKey('unknown')).toBe('unknown');
+  });
+});
+
+describe('ipHasher', () => {
+  it('is stable for one secret, differs across secrets, and never contains the IP', () => {
+    const a = ipHasher('s'.repeat(32));
+    const b = ipHasher('t'.repeat(32));
+    expect(a('203.0.113.9')).toBe(a('203.0.113.9'));
+    expect(a('203.0.113.9')).toMatch(/^[0-9a-f]{12}$/);
+    expect(a('203.0.113.9')).not.toBe(a('203.0.113.10'));
+    expect(a('203.0.113.9')).not.toBe(b('203.0.113.9'));
+  });
+});
+
+describe('agentKey', () => {
+  it('binds the IP to a short hash of the user-agent, whatever its length', () => {
+    const k = agentKey('203.0.113.9', 'x'.repeat(10_000));
+    expect(k).toMatch(/^203\.0\.113\.9\|[A-Za-z0-9_-]{16}$/);
+    expect(agentKey('203.0.113.9', 'curl/8')).not.toBe(agentKey('203.0.113.9', 'python-requests'));
+    expect(agentKey('203.0.113.9', undefined)).toBe(agentKey('203.0.113.9', ''));
+  });
+});
