@@ -10,7 +10,9 @@ import { createLogger } from './log.js';
 import { CallRegistry } from './call-registry.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { registerWebhooks } from './twilio/webhooks.js';
-import { MAX_TOKEN_LENGTH } from './twilio/stream-token.js';
+import { MAX_TOKEN_LENGTH, verifyStreamToken } from './twilio/stream-token.js';
+import { registerStreamRoute } from './stream/route.js';
+import { freshUpstream, type UpstreamProvider } from './stream/upstream.js';
 
 /** Webhook form bodies are a few hundred bytes; 64 KiB is generous and still cheap to refuse. */
 export const BODY_LIMIT_BYTES = 64 * 1024;
@@ -26,6 +28,8 @@ export interface AppDeps {
   readonly registry?: CallRegistry;
   /** Wall clock in ms; the one place time comes from, so tests can move it. */
   readonly now?: () => number;
+  /** How a call's Realtime socket is opened. @default a fresh connection per call */
+  readonly openUpstream?: UpstreamProvider;
 }
 
 declare module 'fastify' {
@@ -77,7 +81,18 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   });
 
   await app.register(websocket, {
-    options: { maxPayload: WS_MAX_PAYLOAD_BYTES },
+    options: { maxPayload: WS_MAX_PAYLOAD_BYTES, perMessageDeflate: false },
+    errorHandler(error, socket, request) {
+      // ws reports protocol faults (oversized or malformed frames) after it has already sent the
+      // right close code (1009, 1002…); terminating here would cut that close frame off.
+      const code = (error as { code?: string }).code;
+      if (typeof code === 'string' && code.startsWith('WS_ERR_')) {
+        request.log.warn({ code }, 'stream protocol error');
+        return;
+      }
+      request.log.error({ err: error }, 'stream handler error');
+      socket.terminate();
+    },
   });
 
   app.get('/healthz', async () => ({ status: 'ok' }));
@@ -88,6 +103,23 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   });
 
   registerWebhooks(app, { config, registry, now });
+  registerStreamRoute(app, {
+    config,
+    metrics,
+    openUpstream: deps.openUpstream ?? freshUpstream(config),
+  });
+  // TEMPORARY until the guard lands: verify the path token so the stream route can be exercised.
+  app.addHook('onRequest', (request, reply, done) => {
+    const m = /^\/twilio\/stream\/([^/?]+)/.exec(request.url);
+    if (!m) return done();
+    const verdict = verifyStreamToken(config.streamSecret, m[1], now());
+    if (!verdict.ok) {
+      void reply.code(401).send({ error: 'Unauthorized', reason: verdict.reason });
+      return;
+    }
+    request.streamAuth = { callSid: verdict.callSid, token: m[1]!, expiresAt: verdict.expiresAt };
+    done();
+  });
 
   return app;
 }

@@ -13,8 +13,9 @@
  * Guarantees (tested as properties):
  * - bytes leave exactly as they came, in order, none duplicated or lost (until `discard()`);
  * - after any call with `now`, no byte is held past its deadline: `deadline()` is null or > now;
- * - between calls fewer than `frameBytes` bytes are held, so the buffer's own size is bounded
- *   by `frameBytes - 1` (the named limit); what leaves is the caller's to pace (backpressure).
+ * - between calls to `push` fewer than `frameBytes` bytes are held, so the buffer's own size is
+ *   bounded by `frameBytes - 1` (the named limit); what leaves is the caller's to pace
+ *   (backpressure). `add` holds more until the caller's `takeFull` (one I/O turn, see FramePump).
  *
  * Frames may share memory with the pushed chunks (subarray, no copy when a frame is exactly one
  * chunk or a slice of one), so callers must not mutate a chunk after pushing it.
@@ -94,17 +95,31 @@ export class FrameAggregator {
    * call must not hold bytes longer than the window). Empty chunks are ignored.
    */
   push(chunk: Buffer, now: number): Buffer[] {
-    const frames: Buffer[] = [];
-    if (chunk.length > 0) {
-      this.held.push({ buf: chunk, at: now });
-      this.pending += chunk.length;
-      while (this.pending >= this.frameBytes) {
-        const size = this.mode === 'exact' ? this.frameBytes : Math.min(this.pending, this.maxFrameBytes);
-        frames.push(this.take(size));
-      }
-    }
+    this.add(chunk, now);
+    const frames = this.takeFull();
     const late = this.due(now);
     if (late.length > 0) frames.push(...late);
+    return frames;
+  }
+
+  /**
+   * Holds a chunk received at `now` without taking frames: the caller will call `takeFull()`
+   * soon (e.g. once the current burst of deltas has been read) so one frame can span many
+   * deltas. Empty chunks are ignored.
+   */
+  add(chunk: Buffer, now: number): void {
+    if (chunk.length === 0) return;
+    this.held.push({ buf: chunk, at: now });
+    this.pending += chunk.length;
+  }
+
+  /** Takes every full frame held: `frameBytes` each (exact) or all held up to `maxFrameBytes` each (coalesce). */
+  takeFull(): Buffer[] {
+    const frames: Buffer[] = [];
+    while (this.pending >= this.frameBytes) {
+      const size = this.mode === 'exact' ? this.frameBytes : Math.min(this.pending, this.maxFrameBytes);
+      frames.push(this.take(size));
+    }
     return frames;
   }
 

@@ -22,6 +22,12 @@ export interface FramePumpOptions {
   readonly setTimer?: (fn: () => void, delayMs: number) => unknown;
   /** @default clearTimeout */
   readonly clearTimer?: (handle: unknown) => void;
+  /**
+   * Take full frames once per I/O turn (setImmediate) instead of on every push, so a burst of
+   * small deltas read from one socket read leaves as one large frame (coalesce mode: the model
+   * speaking faster than real time). Holds at most one turn's worth of input. @default false
+   */
+  readonly perTurn?: boolean;
 }
 
 export class FramePump {
@@ -38,6 +44,8 @@ export class FramePump {
   /** The deadline the armed timer is for, so an unchanged deadline does not re-arm. */
   private timerFor: number | null = null;
   private closed = false;
+  private readonly perTurn: boolean;
+  private turn: NodeJS.Immediate | null = null;
 
   constructor(options: FramePumpOptions) {
     this.aggregator = options.aggregator;
@@ -46,6 +54,7 @@ export class FramePump {
     this.now = options.now ?? (() => performance.now());
     this.setTimer = options.setTimer ?? ((fn, ms) => setTimeout(fn, ms));
     this.clearTimer = options.clearTimer ?? ((h) => clearTimeout(h as ReturnType<typeof setTimeout>));
+    this.perTurn = options.perTurn ?? false;
   }
 
   /** True while a timer is armed (for tests and introspection). */
@@ -64,7 +73,22 @@ export class FramePump {
   /** Adds a chunk; full (or overdue) frames go to onFrame before this returns. No-op once closed. */
   push(chunk: Buffer): void {
     if (this.closed) return;
-    this.outbox.push(...this.aggregator.push(chunk, this.now()));
+    if (this.perTurn) {
+      this.aggregator.add(chunk, this.now());
+      if (this.turn === null && this.aggregator.pendingBytes >= this.aggregator.frameBytes) {
+        this.turn = setImmediate(() => this.onTurn());
+      }
+    } else {
+      this.outbox.push(...this.aggregator.push(chunk, this.now()));
+    }
+    this.reschedule();
+    this.deliver();
+  }
+
+  private onTurn(): void {
+    this.turn = null;
+    if (this.closed) return;
+    this.outbox.push(...this.aggregator.takeFull(), ...this.aggregator.due(this.now()));
     this.reschedule();
     this.deliver();
   }
@@ -72,6 +96,9 @@ export class FramePump {
   /** Delivers whatever is held now as one frame (end of a response, end of the call). */
   flush(): void {
     if (this.closed) return;
+    this.cancelTurn();
+    // Full frames first, so a flush after a burst never exceeds the coalesce cap.
+    this.outbox.push(...this.aggregator.takeFull());
     const rest = this.aggregator.flush();
     if (rest) this.outbox.push(rest);
     this.reschedule();
@@ -83,6 +110,7 @@ export class FramePump {
    * @returns bytes dropped, including frames taken but not yet delivered (for metrics).
    */
   discard(): number {
+    this.cancelTurn();
     let dropped = this.aggregator.discard();
     for (const frame of this.outbox) dropped += frame.length;
     this.outbox = [];
@@ -95,6 +123,11 @@ export class FramePump {
     const dropped = this.discard();
     this.closed = true;
     return dropped;
+  }
+
+  private cancelTurn(): void {
+    if (this.turn !== null) clearImmediate(this.turn);
+    this.turn = null;
   }
 
   private deliver(): void {
@@ -129,7 +162,7 @@ export class FramePump {
     this.timerFor = null;
     if (this.closed) return;
     // A clock that lags the timer returns nothing here; reschedule re-arms for the remainder.
-    this.outbox.push(...this.aggregator.due(this.now()));
+    this.outbox.push(...this.aggregator.takeFull(), ...this.aggregator.due(this.now()));
     this.reschedule();
     this.deliver();
   }

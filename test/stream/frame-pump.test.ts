@@ -182,3 +182,44 @@ describe('FramePump with an injected clock and timer', () => {
     expect(m.timers.size).toBe(0);
   });
 });
+
+describe('FramePump perTurn (coalesce across one I/O turn)', () => {
+  it('sends a burst of small deltas as one capped frame per turn, in order', async () => {
+    const { FrameAggregator } = await import('../../src/stream/frame-aggregator.js');
+    const { FramePump } = await import('../../src/stream/frame-pump.js');
+    const frames: Buffer[] = [];
+    const pump = new FramePump({
+      aggregator: new FrameAggregator({ mode: 'coalesce', frameBytes: 800, windowMs: 100, maxFrameBytes: 8000 }),
+      onFrame: (f) => frames.push(f),
+      perTurn: true,
+    });
+    const input = Buffer.from(Array.from({ length: 302 * 160 }, (_, i) => i % 251));
+    for (let i = 0; i < input.length; i += 160) pump.push(input.subarray(i, i + 160));
+    expect(frames).toHaveLength(0); // nothing leaves until the turn ends
+    await new Promise((r) => setImmediate(r));
+    expect(frames.map((f) => f.length)).toEqual([8000, 8000, 8000, 8000, 8000, 8000]);
+    // The 320-byte tail is a partial frame: it waits for its deadline (or a flush).
+    expect(pump.timerArmed).toBe(true);
+    pump.flush();
+    expect(frames.map((f) => f.length).at(-1)).toBe(320);
+    expect(Buffer.concat(frames).equals(input)).toBe(true);
+    expect(pump.timerArmed).toBe(false);
+    pump.close();
+  });
+
+  it('discard cancels the pending turn', async () => {
+    const { FrameAggregator } = await import('../../src/stream/frame-aggregator.js');
+    const { FramePump } = await import('../../src/stream/frame-pump.js');
+    const frames: Buffer[] = [];
+    const pump = new FramePump({
+      aggregator: new FrameAggregator({ mode: 'coalesce', frameBytes: 800, windowMs: 100 }),
+      onFrame: (f) => frames.push(f),
+      perTurn: true,
+    });
+    pump.push(Buffer.alloc(1600, 1));
+    expect(pump.discard()).toBe(1600);
+    await new Promise((r) => setImmediate(r));
+    expect(frames).toEqual([]);
+    expect(pump.timerArmed).toBe(false);
+  });
+});

@@ -1,0 +1,67 @@
+/**
+ * The Media Streams WebSocket route, `GET /twilio/stream/:token`.
+ *
+ * The pre-upgrade guard has already checked the token, claimed it (single use) and taken a call
+ * slot; it hands us `request.streamAuth`. The route never trusts that a hook ran: without it the
+ * socket is closed with 1008 and nothing upstream is opened.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { WebSocket } from 'ws';
+import type { Logger } from 'pino';
+import type { Config } from '../config.js';
+import type { Metrics } from '../metrics.js';
+import { StreamSession, type SessionOptions } from './session.js';
+import type { UpstreamProvider } from './upstream.js';
+
+/** What the guard proves about an upgrade before it completes. */
+export interface StreamAuth {
+  readonly callSid: string;
+  readonly token: string;
+  readonly expiresAt: number;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    streamAuth?: StreamAuth;
+  }
+  interface FastifyInstance {
+    /** Live stream sessions, for draining. */
+    sessions: Set<StreamSession>;
+  }
+}
+
+export interface StreamRouteOptions {
+  readonly config: Config;
+  readonly metrics: Metrics;
+  readonly openUpstream: UpstreamProvider;
+  /** Call-control additions (tools, tool calls); see src/calls. */
+  readonly extend?: Pick<SessionOptions, 'tools' | 'onToolCall'>;
+}
+
+export function registerStreamRoute(app: FastifyInstance, opts: StreamRouteOptions): void {
+  const sessions = new Set<StreamSession>();
+  app.decorate('sessions', sessions);
+  if (!app.hasRequestDecorator('streamAuth')) app.decorateRequest('streamAuth', undefined);
+
+  app.get('/twilio/stream/:token', { websocket: true }, (socket: WebSocket, request) => {
+    const auth = request.streamAuth;
+    if (!auth) {
+      request.log.warn('stream upgrade without guard credentials; closing');
+      socket.close(1008, 'unauthorized');
+      return;
+    }
+    const session = new StreamSession({
+      config: opts.config,
+      socket,
+      callSid: auth.callSid,
+      token: auth.token,
+      // The app's logger is pino (buildApp passes a pino instance), typed by Fastify as its base.
+      log: request.log.child({ callSid: auth.callSid }) as Logger,
+      metrics: opts.metrics,
+      openUpstream: opts.openUpstream,
+      ...opts.extend,
+      onEnd: () => sessions.delete(session),
+    });
+    sessions.add(session);
+  });
+}

@@ -1,0 +1,502 @@
+/**
+ * One call: the Twilio Media Stream socket on one side, the OpenAI Realtime socket on the other.
+ *
+ * Caller audio (Twilio `media`, 20 ms each) is aggregated into 100 ms `input_audio_buffer.append`
+ * frames; model audio (`response.output_audio.delta`, any size) into ≥100 ms Twilio `media`
+ * frames. Each send checks the receiver's `bufferedAmount` and drops (and counts) over the limit.
+ * Barge-in clears Twilio's queue and truncates the model's item at what the caller heard.
+ *
+ * Every path ends in the one idempotent `close(reason)`, which clears every timer and closes both
+ * sockets within 1 s. Nothing here logs per frame.
+ */
+import type { WebSocket, RawData } from 'ws';
+import type { Logger } from 'pino';
+import type { Config } from '../config.js';
+import type { Metrics } from '../metrics.js';
+import { FrameAggregator, MULAW_BYTES_PER_MS } from './frame-aggregator.js';
+import { FramePump } from './frame-pump.js';
+import { InvalidFrameRun, clearMessage, markMessage, mediaMessage, parseTwilioFrame, type TwilioInbound } from './twilio-protocol.js';
+import { PlaybackTracker } from './playback-tracker.js';
+import { sendAudioFrame, type DropCounter } from './backpressure.js';
+import {
+  appendAudio,
+  greetingResponse,
+  parseServerEvent,
+  sessionUpdate,
+  truncateItem,
+  userTextItem,
+  RESPONSE_CREATE,
+  type RealtimeServerEvent,
+  type ToolDeclaration,
+} from './realtime-events.js';
+import type { UpstreamHandle, UpstreamProvider } from './upstream.js';
+import { HeldAudio } from './held-audio.js';
+import { closeWithin, SOCKET_CLOSE_GRACE_MS } from './socket-close.js';
+
+export type EndReason =
+  | 'twilio_stop'
+  | 'twilio_closed'
+  | 'message_too_big'
+  | 'start_timeout'
+  | 'invalid_frames'
+  | 'bad_start'
+  | 'upstream_closed'
+  | 'upstream_error'
+  | 'session_expired'
+  | 'ended_by_assistant'
+  | 'transferred'
+  | 'drain_timeout';
+
+/** Close code sent to Twilio for each end. 1011 makes Twilio go on to the TwiML after <Connect>. */
+const TWILIO_CLOSE: Record<EndReason, [number, string]> = {
+  twilio_stop: [1000, 'stream stopped'],
+  twilio_closed: [1000, 'stream closed'],
+  message_too_big: [1009, 'message too big'],
+  start_timeout: [1008, 'no start event in time'],
+  invalid_frames: [1008, 'too many invalid frames'],
+  bad_start: [1008, 'start does not match the stream token'],
+  upstream_closed: [1011, 'assistant unavailable'],
+  upstream_error: [1011, 'assistant unavailable'],
+  session_expired: [1011, 'assistant session ended'],
+  ended_by_assistant: [1000, 'call ended'],
+  transferred: [1000, 'call transferred'],
+  drain_timeout: [1001, 'server shutting down'],
+};
+
+/** Per-call figures, logged once at the end and handed to `onEnd`. */
+export interface CallStats {
+  twilioMessagesIn: number;
+  twilioMessagesOut: number;
+  upstreamMessagesIn: number;
+  upstreamMessagesOut: number;
+  framesToUpstream: number;
+  bytesToUpstream: number;
+  framesToTwilio: number;
+  bytesToTwilio: number;
+  droppedToUpstream: DropCounter;
+  droppedToTwilio: DropCounter;
+  invalidFrames: number;
+  bargeIns: number;
+}
+
+export interface CallSummary {
+  readonly callSid: string;
+  readonly streamSid: string | undefined;
+  readonly reason: EndReason;
+  readonly durationMs: number;
+  readonly stats: CallStats;
+}
+
+/** A function call from the model, handed to the tool layer (call control). */
+export interface ToolCall {
+  readonly callId: string;
+  readonly name: string;
+  readonly arguments: string;
+}
+
+export interface SessionOptions {
+  readonly config: Config;
+  readonly socket: WebSocket;
+  /** From the pre-upgrade guard: the CallSid and token the path carried. */
+  readonly callSid: string;
+  readonly token: string;
+  readonly log: Logger;
+  readonly metrics: Metrics;
+  readonly openUpstream: UpstreamProvider;
+  /** Extra tools to declare in session.update (call control). */
+  readonly tools?: readonly ToolDeclaration[];
+  readonly onToolCall?: (session: StreamSession, call: ToolCall) => void;
+  readonly onEnd?: (summary: CallSummary) => void;
+  /** Monotonic clock, ms. @default performance.now */
+  readonly now?: () => number;
+}
+
+export class StreamSession {
+  readonly callSid: string;
+  streamSid: string | undefined;
+  log: Logger;
+  readonly stats: CallStats = {
+    twilioMessagesIn: 0,
+    twilioMessagesOut: 0,
+    upstreamMessagesIn: 0,
+    upstreamMessagesOut: 0,
+    framesToUpstream: 0,
+    bytesToUpstream: 0,
+    framesToTwilio: 0,
+    bytesToTwilio: 0,
+    droppedToUpstream: { frames: 0, bytes: 0 },
+    droppedToTwilio: { frames: 0, bytes: 0 },
+    invalidFrames: 0,
+    bargeIns: 0,
+  };
+
+  private readonly opts: SessionOptions;
+  private readonly twilio: WebSocket;
+  private readonly now: () => number;
+  private readonly createdAt: number;
+  private upstream: WebSocket | null = null;
+  private upstreamOpen = false;
+  private started = false;
+  private closed = false;
+  private startTimer: NodeJS.Timeout | null;
+  private readonly invalidRun: InvalidFrameRun;
+  private readonly inbound: FramePump;
+  private readonly outbound: FramePump;
+  /** Caller audio that arrived before the upstream socket opened (bounded, oldest dropped). */
+  private readonly held: HeldAudio;
+  private readonly playback = new PlaybackTracker();
+  /** The model item whose audio the outbound pump currently holds. */
+  private outItem: string | null = null;
+  private endReason: EndReason | null = null;
+  private readonly m: BoundMetrics;
+
+  constructor(opts: SessionOptions) {
+    this.opts = opts;
+    this.callSid = opts.callSid;
+    this.twilio = opts.socket;
+    this.log = opts.log;
+    this.now = opts.now ?? (() => performance.now());
+    this.createdAt = this.now();
+    this.m = bindMetrics(opts.metrics);
+    const { config } = opts;
+    this.invalidRun = new InvalidFrameRun(config.invalidFrameLimit);
+    const frameBytes = config.audioFrameMs * MULAW_BYTES_PER_MS;
+    this.inbound = new FramePump({
+      aggregator: new FrameAggregator({ mode: 'exact', frameBytes, windowMs: config.audioFrameMs }),
+      onFrame: (frame) => this.sendToUpstream(frame),
+      now: this.now,
+    });
+    this.outbound = new FramePump({
+      aggregator: new FrameAggregator({ mode: 'coalesce', frameBytes, windowMs: config.audioFrameMs }),
+      onFrame: (frame) => this.sendToTwilio(frame),
+      now: this.now,
+      // Deltas read in one burst leave as one frame (up to 1 s) instead of many 100 ms ones.
+      perTurn: true,
+    });
+    this.held = new HeldAudio(HELD_AUDIO_LIMIT_MS * MULAW_BYTES_PER_MS);
+
+    this.twilio.on('message', (data, isBinary) => this.onTwilioMessage(data, isBinary));
+    this.twilio.on('close', (code) => this.close(code === 1009 ? 'message_too_big' : 'twilio_closed'));
+    this.startTimer = setTimeout(() => {
+      this.startTimer = null;
+      this.log.warn({ timeoutMs: config.startTimeoutMs }, 'no valid start event in time; closing stream');
+      this.close('start_timeout');
+    }, config.startTimeoutMs);
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  // ---- Twilio → us ---------------------------------------------------------------------------
+
+  private onTwilioMessage(data: RawData, isBinary: boolean): void {
+    this.stats.twilioMessagesIn += 1;
+    this.m.twilioIn.inc();
+    if (this.closed) return;
+    const raw = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
+    const parsed = parseTwilioFrame(raw, isBinary, this.started);
+    if (!parsed.ok) {
+      this.stats.invalidFrames += 1;
+      this.opts.metrics.invalidFrames.labels(parsed.reason).inc();
+      if (this.invalidRun.record(false)) {
+        this.log.warn({ reason: parsed.reason, limit: this.invalidRun.limit }, 'too many invalid frames in a row; closing stream');
+        this.close('invalid_frames');
+      } else {
+        this.log.debug({ reason: parsed.reason }, 'invalid frame');
+      }
+      return;
+    }
+    this.invalidRun.record(true);
+    this.onTwilioEvent(parsed.message);
+  }
+
+  private onTwilioEvent(message: TwilioInbound): void {
+    switch (message.event) {
+      case 'media':
+        this.inbound.push(message.media.payload);
+        return;
+      case 'mark':
+        this.playback.onMarkEchoed(message.mark.name, this.now());
+        return;
+      case 'start':
+        this.onStart(message);
+        return;
+      case 'dtmf':
+        this.log.info({ digit: message.dtmf.digit }, 'caller pressed a key');
+        this.sendUpstream(userTextItem(`The caller pressed ${message.dtmf.digit} on the keypad.`));
+        this.sendUpstream(RESPONSE_CREATE);
+        return;
+      case 'stop':
+        this.close('twilio_stop');
+        return;
+      case 'connected':
+        return;
+    }
+  }
+
+  private onStart(message: Extract<TwilioInbound, { event: 'start' }>): void {
+    const { start } = message;
+    if (start.customParameters.token !== this.opts.token || start.callSid !== this.callSid) {
+      this.log.warn(
+        { reason: start.customParameters.token !== this.opts.token ? 'token_mismatch' : 'call_sid_mismatch' },
+        'start does not match the stream token; closing stream',
+      );
+      this.close('bad_start');
+      return;
+    }
+    this.started = true;
+    if (this.startTimer) clearTimeout(this.startTimer);
+    this.startTimer = null;
+    this.streamSid = message.streamSid;
+    this.log = this.log.child({ streamSid: message.streamSid });
+    this.opts.metrics.callsStarted.inc();
+    this.opts.metrics.liveCalls.inc();
+    this.log.info(
+      { direction: start.customParameters.direction, tracks: start.tracks, mediaFormat: start.mediaFormat },
+      'stream started',
+    );
+    this.attachUpstream(this.opts.openUpstream(this.callSid));
+  }
+
+  // ---- the upstream --------------------------------------------------------------------------
+
+  private attachUpstream(handle: UpstreamHandle): void {
+    const socket = handle.socket;
+    this.upstream = socket;
+    const onOpen = () => {
+      this.upstreamOpen = true;
+      this.opts.metrics.upstreamConnectSeconds.observe((performance.now() - handle.startedAt) / 1000);
+      if (!handle.configured) this.configureUpstream();
+      // Caller audio held while connecting goes first, in order, through the same backpressure check.
+      for (const frame of this.held.takeAll()) this.sendToUpstream(frame);
+    };
+    if (socket.readyState === 1) onOpen();
+    else socket.once('open', onOpen);
+    socket.on('message', (data) => this.onUpstreamMessage(data));
+    socket.on('error', (err) => {
+      if (this.closed) return;
+      this.log.warn({ err: { message: err.message, code: (err as { code?: string }).code } }, 'upstream socket error');
+      this.close('upstream_error');
+    });
+    socket.on('close', (code) => {
+      if (this.closed) return;
+      this.log.warn({ code }, 'upstream closed the session');
+      this.close('upstream_closed');
+    });
+  }
+
+  private configureUpstream(): void {
+    const { config } = this.opts;
+    this.sendUpstream(sessionUpdate(config, this.opts.tools));
+    if (config.greeting) this.sendUpstream(greetingResponse(config.greeting));
+  }
+
+  /** Sends a control event upstream (never dropped: they are few and small). */
+  sendUpstream(message: string): void {
+    if (!this.upstream || !this.upstreamOpen || this.upstream.readyState !== 1) return;
+    this.upstream.send(message);
+    this.stats.upstreamMessagesOut += 1;
+    this.m.upstreamOut.inc();
+  }
+
+  private onUpstreamMessage(data: RawData): void {
+    this.stats.upstreamMessagesIn += 1;
+    this.m.upstreamIn.inc();
+    if (this.closed) return;
+    const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : data.toString();
+    const event = parseServerEvent(text);
+    if (event) this.onUpstreamEvent(event);
+  }
+
+  private onUpstreamEvent(event: RealtimeServerEvent): void {
+    switch (event.type) {
+      case 'response.output_audio.delta': {
+        const audio = Buffer.from(event.delta, 'base64');
+        if (event.item_id !== this.outItem) {
+          // Frames never mix two items: what is held belongs to the previous one.
+          this.outbound.flush();
+          this.outItem = event.item_id;
+        }
+        this.outbound.push(audio);
+        return;
+      }
+      case 'response.output_audio.done': {
+        // Send the tail now rather than up to one window later, then mark the end of the answer.
+        this.outbound.flush();
+        const mark = this.playback.onResponseDone();
+        if (mark) this.sendTwilioControl(markMessage(this.streamSid ?? '', mark));
+        return;
+      }
+      case 'input_audio_buffer.speech_started':
+        this.bargeIn();
+        return;
+      case 'conversation.item.input_audio_transcription.completed':
+        this.log.info({ speaker: 'caller', transcript: event.transcript }, 'transcript');
+        return;
+      case 'response.output_audio_transcript.done':
+        this.log.info({ speaker: 'assistant', transcript: event.transcript }, 'transcript');
+        return;
+      case 'response.function_call_arguments.done':
+        this.log.info({ tool: event.name }, 'assistant called a tool');
+        this.opts.onToolCall?.(this, { callId: event.call_id, name: event.name, arguments: event.arguments });
+        return;
+      case 'response.done':
+        if (event.response?.status === 'failed') {
+          this.log.warn({ statusDetails: event.response.status_details }, 'model response failed');
+        }
+        return;
+      case 'error': {
+        const code = event.error?.code ?? undefined;
+        this.log.warn({ code, type: event.error?.type, message: event.error?.message }, 'upstream error event');
+        if (code === 'session_expired') {
+          this.log.warn('the Realtime session reached its maximum duration; ending the call');
+          this.close('session_expired');
+        }
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  // ---- audio out -----------------------------------------------------------------------------
+
+  private sendToUpstream(frame: Buffer): void {
+    if (this.closed) return;
+    if (!this.upstreamOpen || !this.upstream) {
+      this.held.push(frame, this.stats.droppedToUpstream);
+      return;
+    }
+    const sent = sendAudioFrame(this.upstream, appendAudio(frame), frame.length, this.opts.config.backpressureBytes, this.stats.droppedToUpstream);
+    if (sent) {
+      this.stats.framesToUpstream += 1;
+      this.stats.bytesToUpstream += frame.length;
+      this.stats.upstreamMessagesOut += 1;
+      this.m.upstreamOut.inc();
+      this.m.framesUp.inc();
+      this.m.bytesUp.inc(frame.length);
+    } else {
+      this.m.droppedUp.inc();
+      this.m.droppedBytesUp.inc(frame.length);
+    }
+  }
+
+  private sendToTwilio(frame: Buffer): void {
+    if (this.closed || !this.streamSid || this.outItem === null) return;
+    const sent = sendAudioFrame(
+      this.twilio,
+      mediaMessage(this.streamSid, frame),
+      frame.length,
+      this.opts.config.backpressureBytes,
+      this.stats.droppedToTwilio,
+    );
+    if (!sent) {
+      this.m.droppedTwilio.inc();
+      this.m.droppedBytesTwilio.inc(frame.length);
+      return;
+    }
+    this.stats.framesToTwilio += 1;
+    this.stats.bytesToTwilio += frame.length;
+    this.stats.twilioMessagesOut += 1;
+    this.m.twilioOut.inc();
+    this.m.framesTwilio.inc();
+    this.m.bytesTwilio.inc(frame.length);
+    const { mark } = this.playback.onAudioSent(this.outItem, frame.length, this.now());
+    if (mark) this.sendTwilioControl(markMessage(this.streamSid, mark));
+  }
+
+  /** Small control messages to Twilio (mark, clear): not subject to the audio drop rule. */
+  sendTwilioControl(message: string): void {
+    if (this.twilio.readyState !== 1) return;
+    this.twilio.send(message);
+    this.stats.twilioMessagesOut += 1;
+    this.m.twilioOut.inc();
+  }
+
+  /** The caller started speaking: stop the assistant where the caller stopped hearing it. */
+  private bargeIn(): void {
+    const discarded = this.outbound.discard();
+    const heard = this.playback.heard(this.now());
+    if (!heard && discarded === 0) return;
+    this.stats.bargeIns += 1;
+    if (this.streamSid) this.sendTwilioControl(clearMessage(this.streamSid));
+    if (heard) this.sendUpstream(truncateItem(heard.itemId, heard.audioEndMs));
+    this.log.debug({ discardedBytes: discarded, audioEndMs: heard?.audioEndMs }, 'barge-in');
+    this.playback.reset();
+    this.outItem = null;
+  }
+
+  /** Lets pending assistant audio leave now (e.g. a goodbye before hanging up). */
+  flushOutbound(): void {
+    this.outbound.flush();
+  }
+
+  // ---- the end -------------------------------------------------------------------------------
+
+  /** Ends the call once, whatever the path: timers cleared, both sockets closed within 1 s. */
+  close(reason: EndReason): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.endReason = reason;
+    if (this.startTimer) clearTimeout(this.startTimer);
+    this.startTimer = null;
+    this.inbound.close();
+    this.outbound.close();
+    this.held.takeAll();
+    if (this.upstream) closeWithin(this.upstream, 1000, 'call ended', SOCKET_CLOSE_GRACE_MS);
+    const [code, text] = TWILIO_CLOSE[reason];
+    closeWithin(this.twilio, code, text, SOCKET_CLOSE_GRACE_MS);
+
+    const durationMs = Math.round(this.now() - this.createdAt);
+    const { metrics } = this.opts;
+    metrics.callsEnded.labels(reason).inc();
+    if (this.started) {
+      metrics.liveCalls.dec();
+      metrics.callDurationSeconds.observe(durationMs / 1000);
+    }
+    const level = reason.startsWith('upstream') || reason === 'invalid_frames' || reason === 'start_timeout' ? 'warn' : 'info';
+    this.log[level]({ reason, durationMs, stats: this.stats }, 'call ended');
+    this.opts.onEnd?.({ callSid: this.callSid, streamSid: this.streamSid, reason, durationMs, stats: this.stats });
+  }
+
+  get reason(): EndReason | null {
+    return this.endReason;
+  }
+}
+
+/** Caller audio held while the upstream connects: 2 s, then the oldest is dropped. */
+export const HELD_AUDIO_LIMIT_MS = 2_000;
+
+interface BoundMetrics {
+  twilioIn: { inc(v?: number): void };
+  twilioOut: { inc(v?: number): void };
+  upstreamIn: { inc(v?: number): void };
+  upstreamOut: { inc(v?: number): void };
+  framesUp: { inc(v?: number): void };
+  bytesUp: { inc(v?: number): void };
+  framesTwilio: { inc(v?: number): void };
+  bytesTwilio: { inc(v?: number): void };
+  droppedUp: { inc(v?: number): void };
+  droppedBytesUp: { inc(v?: number): void };
+  droppedTwilio: { inc(v?: number): void };
+  droppedBytesTwilio: { inc(v?: number): void };
+}
+
+/** Label lookups done once per call, so a frame costs one addition per counter. */
+function bindMetrics(m: Metrics): BoundMetrics {
+  return {
+    twilioIn: m.wsMessages.labels('twilio', 'in'),
+    twilioOut: m.wsMessages.labels('twilio', 'out'),
+    upstreamIn: m.wsMessages.labels('upstream', 'in'),
+    upstreamOut: m.wsMessages.labels('upstream', 'out'),
+    framesUp: m.audioFrames.labels('to_upstream'),
+    bytesUp: m.audioBytes.labels('to_upstream'),
+    framesTwilio: m.audioFrames.labels('to_twilio'),
+    bytesTwilio: m.audioBytes.labels('to_twilio'),
+    droppedUp: m.droppedFrames.labels('to_upstream'),
+    droppedBytesUp: m.droppedBytes.labels('to_upstream'),
+    droppedTwilio: m.droppedFrames.labels('to_twilio'),
+    droppedBytesTwilio: m.droppedBytes.labels('to_twilio'),
+  };
+}

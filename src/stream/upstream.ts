@@ -1,0 +1,47 @@
+/**
+ * The upstream: one OpenAI Realtime WebSocket per call.
+ *
+ * GA API: `OPENAI_REALTIME_URL?model=OPENAI_MODEL`, `Authorization: Bearer OPENAI_API_KEY`, and no
+ * `OpenAI-Beta` header (the GA endpoint rejects `realtime=v1`). The key goes in a header, never
+ * in the URL, so it cannot end up in a proxy's access log.
+ */
+import { WebSocket } from 'ws';
+import type { Config } from '../config.js';
+
+/** The handshake must finish in this long or the call ends (Twilio then plays the apology). */
+export const UPSTREAM_CONNECT_TIMEOUT_MS = 10_000;
+/**
+ * Largest message accepted from upstream: audio deltas are a few KiB, session events carry the
+ * instructions and tools. 4 MiB bounds a misbehaving peer far below ws's 100 MiB default.
+ */
+export const UPSTREAM_MAX_PAYLOAD_BYTES = 4 * 1024 * 1024;
+
+/** An upstream socket and whether `session.update` was already sent on it (pre-warmed). */
+export interface UpstreamHandle {
+  readonly socket: WebSocket;
+  readonly configured: boolean;
+  /** performance.now() when the connection attempt started, for the connect-time histogram. */
+  readonly startedAt: number;
+}
+
+export type UpstreamProvider = (callSid: string) => UpstreamHandle;
+
+export function realtimeUrl(config: Pick<Config, 'openaiRealtimeUrl' | 'openaiModel'>): string {
+  const url = new URL(config.openaiRealtimeUrl);
+  url.searchParams.set('model', config.openaiModel);
+  return url.toString();
+}
+
+export function connectRealtime(config: Pick<Config, 'openaiRealtimeUrl' | 'openaiModel' | 'openaiApiKey'>): WebSocket {
+  return new WebSocket(realtimeUrl(config), {
+    headers: { Authorization: `Bearer ${config.openaiApiKey}` },
+    handshakeTimeout: UPSTREAM_CONNECT_TIMEOUT_MS,
+    maxPayload: UPSTREAM_MAX_PAYLOAD_BYTES,
+    perMessageDeflate: false,
+  });
+}
+
+/** The default provider: a fresh connection per call. */
+export function freshUpstream(config: Config): UpstreamProvider {
+  return () => ({ socket: connectRealtime(config), configured: false, startedAt: performance.now() });
+}
