@@ -1,0 +1,282 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { startBridge, type Bridge } from '../helpers/bridge.js';
+import { readFixture } from '../helpers/audio.js';
+import { TEST_OPENAI_KEY } from '../helpers/config.js';
+import { connectFakeTwilio } from '../helpers/fake-twilio.js';
+
+const caller = readFixture('caller-8k.ulaw');
+const agent = readFixture('agent-8k.ulaw');
+const audioSeconds = (bytes: number) => bytes / 8000;
+
+let bridge: Bridge;
+afterEach(async () => {
+  await bridge?.close();
+});
+
+async function until(check: () => boolean, timeoutMs = 5000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describe('a call relayed both ways', () => {
+  beforeEach(async () => {
+    bridge = await startBridge();
+  });
+
+  it('opens the upstream only after a valid start, with the GA session shape and no beta header', async () => {
+    const call = await bridge.call({ autoStart: false });
+    call.sendConnected();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(bridge.realtime.totalConnections).toBe(0);
+    call.sendStart();
+    const conn = await bridge.realtime.waitForConnection();
+    expect(conn.headers.authorization).toBe(`Bearer ${TEST_OPENAI_KEY}`);
+    expect(conn.headers['openai-beta']).toBeUndefined();
+    expect(conn.query.model).toBe('gpt-realtime');
+    const update = await bridge.realtime.waitForEvent('session.update');
+    expect(update).toMatchObject({
+      session: {
+        type: 'realtime',
+        instructions: bridge.config.openaiInstructions,
+        audio: {
+          input: {
+            format: { type: 'audio/pcmu' },
+            turn_detection: { type: 'server_vad' },
+            transcription: { model: expect.any(String) },
+          },
+          output: { format: { type: 'audio/pcmu' }, voice: 'marin' },
+        },
+      },
+    });
+    expect(conn.count('response.create')).toBe(0); // no GREETING set
+    await call.hangUp();
+  });
+
+  it('relays the caller fixture upstream byte for byte in 100 ms appends', async () => {
+    const call = await bridge.call();
+    const conn = await bridge.realtime.waitForConnection();
+    await bridge.realtime.waitForEvent('session.update');
+    await call.streamAudio(caller);
+    await until(() => conn.appendedBytes >= caller.length, 2000, 'all caller audio upstream');
+    expect(conn.appendedAudio().equals(caller)).toBe(true);
+    const appends = conn.count('input_audio_buffer.append');
+    expect(appends).toBe(Math.ceil(caller.length / 800));
+    expect(appends / audioSeconds(caller.length)).toBeLessThanOrEqual(11);
+    const sizes = conn.events
+      .filter((e) => e.type === 'input_audio_buffer.append')
+      .map((e) => Buffer.from(String(e.audio), 'base64').length);
+    expect(sizes.slice(0, -1).every((s) => s === 800)).toBe(true);
+    await call.hangUp();
+  });
+
+  it('relays 20 ms model deltas to Twilio byte for byte in at most 11 media messages per second', async () => {
+    const call = await bridge.call();
+    const conn = await bridge.realtime.waitForConnection();
+    await bridge.realtime.waitForEvent('session.update');
+    await conn.sendAudio(agent, { chunkBytes: 160, intervalMs: 20 });
+    await until(() => call.receivedBytes >= agent.length, 3000, 'all agent audio at twilio');
+    expect(call.receivedAudio().equals(agent)).toBe(true);
+    const media = call.count('media');
+    expect(media / audioSeconds(agent.length)).toBeLessThanOrEqual(11);
+    expect(media).toBeGreaterThanOrEqual(Math.floor(agent.length / 800));
+    // Marks: a few, not one per frame (≤ 1 per 2 s of audio + 1 at the end of the response).
+    expect(call.count('mark')).toBeLessThanOrEqual(Math.ceil(audioSeconds(agent.length) / 2) + 1);
+    expect(call.protocolErrors).toEqual([]);
+    await call.hangUp();
+  });
+
+  it('sends a burst of model audio in few large frames', async () => {
+    const call = await bridge.call();
+    const conn = await bridge.realtime.waitForConnection();
+    await bridge.realtime.waitForEvent('session.update');
+    await conn.sendAudio(agent, { chunkBytes: 4800, intervalMs: 0 });
+    await until(() => call.receivedBytes >= agent.length, 3000, 'burst at twilio');
+    expect(call.receivedAudio().equals(agent)).toBe(true);
+    expect(call.count('media')).toBeLessThanOrEqual(Math.ceil(agent.length / 8000) + 1);
+    await call.hangUp();
+  });
+
+  it('barge-in: clear, truncate at what was heard, and nothing pending sent afterwards', async () => {
+    const call = await bridge.call();
+    const conn = await bridge.realtime.waitForConnection();
+    await bridge.realtime.waitForEvent('session.update');
+    // Faster than real time (as the model is): 20 ms deltas every 5 ms, so audio piles up unplayed.
+    const answer = conn.sendAudio(agent, { chunkBytes: 160, intervalMs: 5, itemId: 'item_answer' });
+    await new Promise((r) => setTimeout(r, 1500));
+    const playedAtBargeIn = call.playedMs;
+    const itemId = conn.speechStarted({ itemId: 'item_user_2' });
+    expect(itemId).toBe('item_user_2');
+    await call.waitFor('clear');
+    const truncate = await bridge.realtime.waitForEvent('conversation.item.truncate');
+    expect(truncate.item_id).toBe('item_answer');
+    expect(truncate.content_index).toBe(0);
+    expect(Math.abs(Number(truncate.audio_end_ms) - playedAtBargeIn)).toBeLessThanOrEqual(100);
+    expect(Number(truncate.audio_end_ms)).toBeLessThanOrEqual(conn.itemAudio('item_answer') / 8);
+    await answer;
+    const mediaAfterClear = call.messages.slice(call.messages.findIndex((m) => m.event === 'clear') + 1);
+    expect(mediaAfterClear.filter((m) => m.event === 'media')).toEqual([]);
+    expect(conn.protocolErrors).toEqual([]);
+    await call.hangUp();
+  });
+
+  it('says DTMF digits to the model as a user text item', async () => {
+    const call = await bridge.call();
+    await bridge.realtime.waitForEvent('session.update');
+    call.dtmf('5');
+    const item = await bridge.realtime.waitForEvent('conversation.item.create');
+    expect(item).toMatchObject({
+      item: { type: 'message', role: 'user', content: [{ type: 'input_text', text: expect.stringContaining('pressed 5') }] },
+    });
+    await call.hangUp();
+  });
+});
+
+describe('backpressure', () => {
+  it('drops and counts frames while Twilio does not read, stays bounded, and recovers', { timeout: 60_000 }, async () => {
+    bridge = await startBridge({ BACKPRESSURE_BYTES: '65536' });
+    const call = await bridge.call();
+    const conn = await bridge.realtime.waitForConnection();
+    await bridge.realtime.waitForEvent('session.update');
+    call.pauseReading();
+    const heapBefore = process.memoryUsage().heapUsed;
+    const session = [...bridge.app.sessions][0]!;
+    // 30 s of model audio as fast as it comes, repeated until the kernel's socket buffers (several
+    // MiB on loopback) are full and ws starts to queue: only then does backpressure apply.
+    const thirtySeconds = Buffer.alloc(30 * 8000, 0x55);
+    let streamed = 0;
+    for (let i = 0; i < 60 && session.stats.droppedToTwilio.frames === 0; i++) {
+      await conn.sendAudio(thirtySeconds, { chunkBytes: 4000, intervalMs: 0 });
+      streamed += thirtySeconds.length;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await until(() => session.stats.droppedToTwilio.bytes + session.stats.bytesToTwilio === streamed, 2000, 'all audio accounted');
+    expect(session.stats.droppedToTwilio.frames).toBeGreaterThan(0);
+    expect(bridge.logs.text()).not.toContain('"level":50');
+    const serverSocket = [...bridge.app.websocketServer.clients][0]!;
+    // Queued towards the stalled reader: the limit plus at most one frame (8000 bytes → ~10.7 KiB JSON).
+    expect(serverSocket.bufferedAmount).toBeLessThanOrEqual(65536 + 11 * 1024);
+    expect(process.memoryUsage().heapUsed - heapBefore).toBeLessThan(64 * 1024 * 1024);
+    const droppedMetric = await bridge.app.metrics.droppedFrames.get();
+    expect(droppedMetric.values.find((v) => v.labels.direction === 'to_twilio')?.value).toBe(session.stats.droppedToTwilio.frames);
+    call.resumeReading();
+    // The backlog (what ws and the kernel held) drains first; then new audio flows whole again.
+    await until(() => serverSocket.bufferedAmount === 0 && call.receivedBytes === session.stats.bytesToTwilio, 20_000, 'backlog drained');
+    const before = call.receivedBytes;
+    await conn.sendAudio(agent, { chunkBytes: 800, intervalMs: 0 });
+    await until(() => call.receivedBytes >= before + agent.length, 10_000, 'audio after resume');
+    await until(() => call.receivedAudio().subarray(call.receivedBytes - agent.length).equals(agent), 10_000, 'agent audio intact after resume');
+    await call.hangUp();
+  });
+});
+
+describe('bad input', () => {
+  beforeEach(async () => {
+    bridge = await startBridge({ START_TIMEOUT_MS: '300' });
+  });
+
+  it('closes with 1008 on the 10th invalid frame in a row', async () => {
+    const call = await bridge.call();
+    await bridge.realtime.waitForEvent('session.update');
+    for (let i = 0; i < 10; i++) call.sendRaw('not json');
+    const closed = await call.closed;
+    expect(closed.code).toBe(1008);
+    expect(bridge.logs.records().some((r) => r.msg === 'too many invalid frames in a row; closing stream' && r.level === 40)).toBe(true);
+  });
+
+  it('keeps the stream when valid frames break a run of 9', async () => {
+    const call = await bridge.call();
+    await bridge.realtime.waitForEvent('session.update');
+    for (let round = 0; round < 3; round++) {
+      for (let i = 0; i < 9; i++) call.sendRaw(i % 2 ? Buffer.from([1, 2, 3]) : '{"event":"nope"}', { binary: i % 2 === 1 });
+      call.sendMedia(Buffer.alloc(160, 0xff));
+    }
+    await new Promise((r) => setTimeout(r, 200));
+    expect(call.isOpen).toBe(true);
+    await call.hangUp();
+  });
+
+  it('closes with 1009 on a 100 KiB message', async () => {
+    const call = await bridge.call();
+    await bridge.realtime.waitForEvent('session.update');
+    call.sendRaw('x'.repeat(100 * 1024));
+    expect((await call.closed).code).toBe(1009);
+    await until(() => bridge.realtime.openCount === 0, 2000, 'upstream closed');
+  });
+
+  it('closes a stream that sends no start in time, opening nothing upstream', async () => {
+    const call = await bridge.call({ autoStart: false });
+    call.sendConnected();
+    const closed = await call.closed;
+    expect(closed.code).toBe(1008);
+    expect(bridge.realtime.totalConnections).toBe(0);
+  });
+
+  it("closes with 1008 when start carries another call's token, opening nothing upstream", async () => {
+    const other = bridge.mint();
+    const { token } = bridge.mint();
+    const call = await connectFakeTwilio({ url: bridge.streamUrl(token), token: other.token, callSid: other.callSid });
+    expect((await call.closed).code).toBe(1008);
+    expect(bridge.realtime.totalConnections).toBe(0);
+  });
+
+  it('closes with 1008 when start carries another CallSid', async () => {
+    const { token } = bridge.mint();
+    const call = await connectFakeTwilio({ url: bridge.streamUrl(token), token, callSid: 'CA' + '9'.repeat(32) });
+    expect((await call.closed).code).toBe(1008);
+    expect(bridge.realtime.totalConnections).toBe(0);
+  });
+});
+
+describe('endings', () => {
+  beforeEach(async () => {
+    bridge = await startBridge();
+  });
+
+  it('Twilio stop closes the upstream within 1 s', async () => {
+    const call = await bridge.call();
+    const conn = await bridge.realtime.waitForConnection();
+    await bridge.realtime.waitForEvent('session.update');
+    const stoppedAt = Date.now();
+    call.stop();
+    await conn.closed;
+    expect(Date.now() - stoppedAt).toBeLessThan(1000);
+    expect((await call.closed).code).toBe(1000);
+    expect(bridge.logs.records().filter((r) => Number(r.level) >= 50)).toEqual([]);
+  });
+
+  it('an upstream that drops mid-call closes Twilio with 1011', async () => {
+    const call = await bridge.call();
+    const conn = await bridge.realtime.waitForConnection();
+    await bridge.realtime.waitForEvent('session.update');
+    conn.drop();
+    expect((await call.closed).code).toBe(1011);
+  });
+
+  it('an unreachable upstream ends the call with 1011', async () => {
+    bridge.realtime.failUpgrades(503);
+    const call = await bridge.call();
+    expect((await call.closed).code).toBe(1011);
+  });
+
+  it('leaves nothing behind after 200 sequential calls', async () => {
+    const handlesBefore = process.getActiveResourcesInfo().length;
+    for (let i = 0; i < 200; i++) {
+      const call = await bridge.call();
+      const conn = await bridge.realtime.waitForConnection(i);
+      call.sendMedia(Buffer.alloc(400, 0x7f));
+      if (i % 2) call.stop();
+      else await call.hangUp();
+      await call.closed;
+      await conn.closed;
+    }
+    await until(() => bridge.app.websocketServer.clients.size === 0, 2000, 'ws clients gone');
+    await until(() => bridge.app.sessions.size === 0 && bridge.app.registry.live === 0, 2000, 'sessions gone');
+    expect(bridge.realtime.openCount).toBe(0);
+    expect(bridge.realtime.totalConnections).toBe(200);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(process.getActiveResourcesInfo().length).toBeLessThanOrEqual(handlesBefore + 2);
+  }, 60_000);
+});
