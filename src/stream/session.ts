@@ -197,18 +197,28 @@ export class StreamSession {
     const raw = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
     const parsed = parseTwilioFrame(raw, isBinary, this.started);
     if (!parsed.ok) {
-      this.stats.invalidFrames += 1;
-      this.opts.metrics.invalidFrames.labels(parsed.reason).inc();
-      if (this.invalidRun.record(false)) {
-        this.log.warn({ reason: parsed.reason, limit: this.invalidRun.limit }, 'too many invalid frames in a row; closing stream');
-        this.close('invalid_frames');
-      } else {
-        this.log.debug({ reason: parsed.reason }, 'invalid frame');
-      }
+      this.onInvalid(parsed.reason);
+      return;
+    }
+    const message = parsed.message;
+    if (this.started && 'streamSid' in message && message.event !== 'start' && message.streamSid !== this.streamSid) {
+      // Valid JSON for some other stream: as useless to this call as junk, and counted the same way.
+      this.onInvalid('stream_mismatch');
       return;
     }
     this.invalidRun.record(true);
-    this.onTwilioEvent(parsed.message);
+    this.onTwilioEvent(message);
+  }
+
+  private onInvalid(reason: string): void {
+    this.stats.invalidFrames += 1;
+    this.opts.metrics.invalidFrames.labels(reason).inc();
+    if (this.invalidRun.record(false)) {
+      this.log.warn({ reason, limit: this.invalidRun.limit }, 'too many invalid frames in a row; closing stream');
+      this.close('invalid_frames');
+    } else {
+      this.log.debug({ reason }, 'invalid frame');
+    }
   }
 
   private onTwilioEvent(message: TwilioInbound): void {
@@ -237,6 +247,13 @@ export class StreamSession {
 
   private onStart(message: Extract<TwilioInbound, { event: 'start' }>): void {
     const { start } = message;
+    const format = start.mediaFormat;
+    if (format && (format.encoding !== 'audio/x-mulaw' || format.sampleRate !== 8000 || format.channels !== 1)) {
+      // We relay bytes untouched as audio/pcmu: any other format would reach the model as noise.
+      this.log.warn({ mediaFormat: format }, 'unsupported media format (need audio/x-mulaw, 8000 Hz, mono); closing stream');
+      this.close('bad_start');
+      return;
+    }
     if (start.customParameters.token !== this.opts.token || start.callSid !== this.callSid) {
       this.log.warn(
         { reason: start.customParameters.token !== this.opts.token ? 'token_mismatch' : 'call_sid_mismatch' },

@@ -280,3 +280,35 @@ describe('endings', () => {
     expect(process.getActiveResourcesInfo().length).toBeLessThanOrEqual(handlesBefore + 2);
   }, 60_000);
 });
+
+describe('stream identity', () => {
+  beforeEach(async () => {
+    bridge = await startBridge();
+  });
+
+  it('counts media for another streamSid as invalid and never relays it', async () => {
+    const call = await bridge.call();
+    const conn = await bridge.realtime.waitForConnection();
+    await bridge.realtime.waitForEvent('session.update');
+    for (let i = 0; i < 9; i++) {
+      call.sendJson({
+        event: 'media',
+        streamSid: 'MZ' + 'f'.repeat(32),
+        media: { track: 'inbound', chunk: '1', timestamp: '0', payload: Buffer.alloc(160, 1).toString('base64') },
+      });
+    }
+    call.sendMedia(Buffer.alloc(800, 0x22));
+    await until(() => conn.appendedBytes >= 800, 2000, 'own media upstream');
+    expect(conn.appendedAudio().equals(Buffer.alloc(800, 0x22))).toBe(true);
+    const session = [...bridge.app.sessions][0]!;
+    expect(session.stats.invalidFrames).toBe(9);
+    expect(call.isOpen).toBe(true);
+    await call.hangUp();
+  });
+
+  it('refuses a start whose media format is not 8 kHz µ-law', async () => {
+    const call = await bridge.call({ start: { mediaFormat: { encoding: 'audio/l16', sampleRate: 16000, channels: 1 } } });
+    expect((await call.closed).code).toBe(1008);
+    expect(bridge.realtime.totalConnections).toBe(0);
+  });
+});
