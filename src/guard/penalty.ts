@@ -58,16 +58,18 @@ export function ban(
   cause: BanCause,
   limits: PenaltyLimits,
 ): { verdict: BanVerdict; nextState: PenaltyState | undefined } {
-  const base = cause === 'credential' ? limits.cooldownMs : limits.floodBlockMs;
-  // A running ban stays as it is; a zero base (REJECT_COOLDOWN_SECONDS=0) means no ban and no strike.
-  if ((state !== undefined && state.until > now) || base === 0) {
-    const verdict = { until: state?.until ?? now, strikes: state?.strikes ?? 0, label: state?.label ?? 'cooldown', fresh: false };
-    return { verdict, nextState: state };
+  if (state !== undefined && state.until > now) {
+    return { verdict: { until: state.until, strikes: state.strikes, label: state.label, fresh: false }, nextState: state };
   }
+  const base = cause === 'credential' ? limits.cooldownMs : limits.floodBlockMs;
+  // REJECT_COOLDOWN_SECONDS=0: no ban and no strike. (The verdict must not echo an expired
+  // state: a record past its stale time has to decide exactly like one never seen.)
+  if (base === 0) return { verdict: { until: now, strikes: 0, label: 'cooldown', fresh: false }, nextState: state };
   const chained = state !== undefined && now - state.until < limits.strikeWindowMs;
   const strikes = chained ? Math.min(state.strikes + 1, MAX_STRIKES) : 1;
   const duration = Math.min(base * 2 ** (strikes - 1), limits.banMaxMs);
-  const until = Math.max(state?.until ?? 0, now + duration);
+  // Never shorter than before: a running ban returned above, so any earlier `until` is ≤ now.
+  const until = now + duration;
   const label = cause === 'credential' && strikes === 1 ? 'cooldown' : 'banned';
   const nextState: PenaltyState = { until, strikes, label };
   return { verdict: { until, strikes, label, fresh: true }, nextState };
