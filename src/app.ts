@@ -13,6 +13,8 @@ import { registerWebhooks } from './twilio/webhooks.js';
 import { MAX_TOKEN_LENGTH, verifyStreamToken } from './twilio/stream-token.js';
 import { registerStreamRoute } from './stream/route.js';
 import { freshUpstream, type UpstreamProvider } from './stream/upstream.js';
+import { registerOps } from './ops/plugin.js';
+import { websocketPreClose } from './ops/closing.js';
 
 /** Webhook form bodies are a few hundred bytes; 64 KiB is generous and still cheap to refuse. */
 export const BODY_LIMIT_BYTES = 64 * 1024;
@@ -30,6 +32,8 @@ export interface AppDeps {
   readonly now?: () => number;
   /** How a call's Realtime socket is opened. @default a fresh connection per call */
   readonly openUpstream?: UpstreamProvider;
+  /** Interval of the `metrics` log line in ms (tests shorten it). @default 60 000 */
+  readonly summaryIntervalMs?: number;
 }
 
 declare module 'fastify' {
@@ -82,6 +86,8 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
 
   await app.register(websocket, {
     options: { maxPayload: WS_MAX_PAYLOAD_BYTES, perMessageDeflate: false },
+    // Not the default (close every socket at once): calls were drained before close(); see ops/closing.ts.
+    preClose: websocketPreClose,
     errorHandler(error, socket, request) {
       // ws reports protocol faults (oversized or malformed frames) after it has already sent the
       // right close code (1009, 1002…); terminating here would cut that close frame off.
@@ -94,6 +100,8 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
       socket.terminate();
     },
   });
+
+  registerOps(app, { metrics, metricsToken: config.metricsToken, summaryIntervalMs: deps.summaryIntervalMs });
 
   app.get('/healthz', async () => ({ status: 'ok' }));
 

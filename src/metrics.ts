@@ -27,6 +27,8 @@ export interface Metrics {
   readonly upstreamConnectSeconds: Histogram;
   readonly callDurationSeconds: Histogram;
   readonly guardStoreErrors: Counter<'op'>;
+  /** 1 from the first SIGTERM/SIGINT until exit: the instance takes no new calls. */
+  readonly draining: Gauge;
 }
 
 export interface MetricsOptions {
@@ -116,6 +118,11 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
       name: `${p}guard_store_errors_total`,
       help: 'Guard store operations that failed or missed their deadline (the guard then used memory)',
       labelNames: ['op'],
+      registers,
+    }),
+    draining: new Gauge({
+      name: `${p}draining`,
+      help: '1 while the instance drains after SIGTERM/SIGINT (no new calls; live ones run on), else 0',
       registers,
     }),
   };

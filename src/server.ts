@@ -1,9 +1,19 @@
 /**
- * The process: load config, build the app, listen. Nothing else lives here.
+ * The process: load config, build the app, listen, and drain on SIGTERM/SIGINT. Nothing else
+ * lives here; the decisions are in src/ops (shutdown-policy.ts: what a signal means; drain.ts:
+ * waiting for calls).
+ *
+ * Shutdown: first signal → drain (readyz 503, new calls refused in words, live calls go on for up
+ * to DRAIN_TIMEOUT_SECONDS, then 1001) → app.close() → exit 0. A second signal exits at once.
  */
 import dotenv from 'dotenv';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { buildApp } from './app.js';
+import { drainCalls } from './ops/drain.js';
+import { onSignal, RUNNING, type ShutdownSignal, type ShutdownState } from './ops/shutdown-policy.js';
+
+/** app.close() after the drain only closes idle sockets and the listener; 10 s is ample, in ms. */
+const CLOSE_DEADLINE_MS = 10_000;
 
 async function main(): Promise<void> {
   // quiet: dotenv must not print to stdout, which carries JSON log lines only.
@@ -22,7 +32,44 @@ async function main(): Promise<void> {
   if (!config.twilioAuthToken) {
     app.log.warn('TWILIO_AUTH_TOKEN is not set: webhook signatures are NOT checked (set it in production)');
   }
+
+  let state: ShutdownState = RUNNING;
+  const onProcessSignal = (signal: ShutdownSignal) => {
+    const next = onSignal(state, signal, performance.now());
+    state = next.state;
+    const { verdict } = next;
+    if (verdict.action === 'ignore') {
+      app.log.debug({ signal }, 'repeat of the shutdown signal (npm forwarding it); still draining');
+    } else if (verdict.action === 'exit_now') {
+      app.log.warn({ signal, liveCalls: app.sessions.size }, 'second shutdown signal: exiting now');
+      process.exit(verdict.code);
+    } else {
+      app.log.info({ signal }, 'shutdown signal received');
+      shutdown(app, config).then(
+        () => process.exit(0),
+        (err: unknown) => {
+          app.log.error({ err }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
+    }
+  };
+  process.on('SIGTERM', onProcessSignal);
+  process.on('SIGINT', onProcessSignal);
+
   await app.listen({ host: config.host, port: config.port });
+}
+
+async function shutdown(app: Awaited<ReturnType<typeof buildApp>>, config: Config): Promise<void> {
+  await drainCalls(app, { timeoutMs: config.drainTimeoutSeconds * 1000 });
+  let deadline: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<'timeout'>((resolve) => {
+    deadline = setTimeout(() => resolve('timeout'), CLOSE_DEADLINE_MS);
+  });
+  const closed = await Promise.race([app.close().then(() => 'closed' as const), timedOut]);
+  clearTimeout(deadline);
+  if (closed === 'timeout') throw new Error(`app.close() did not finish within ${CLOSE_DEADLINE_MS} ms`);
+  app.log.info('closed; exiting');
 }
 
 main().catch((err: unknown) => {

@@ -1,0 +1,134 @@
+/**
+ * The once-a-minute `metrics` log line: the last minute's deltas of the Prometheus counters.
+ *
+ * The figures come from the same prom-client registry `/metrics` serves, so the log and the
+ * scrape can never disagree. The pure part (`summarize`) turns two snapshots into the line's
+ * fields; the shell (`startMinuteSummary`) takes a snapshot per interval and logs it.
+ * One unref'd interval per app: it is a report, not a poll (nothing waits on it), and it never
+ * keeps the process alive.
+ */
+import type { Logger } from 'pino';
+import type { Metrics } from '../metrics.js';
+
+/** @default 60 000 ms: SPEC "once a minute". */
+export const SUMMARY_INTERVAL_MS = 60_000;
+
+/** Counter totals at one instant (monotonic within one registry). */
+export interface MetricsSnapshot {
+  readonly httpRequests: number;
+  /** `${peer}_${direction}` → messages, e.g. twilio_in. */
+  readonly wsMessages: Readonly<Record<string, number>>;
+  readonly rejections: Readonly<Record<string, number>>;
+  readonly droppedFrames: Readonly<Record<string, number>>;
+  readonly liveCalls: number;
+}
+
+export interface SummaryLine {
+  readonly intervalMs: number;
+  readonly httpRequests: number;
+  readonly wsMessages: { twilioIn: number; twilioOut: number; upstreamIn: number; upstreamOut: number };
+  /** Only reasons that moved this interval; `{}` on a quiet minute. */
+  readonly rejections: Record<string, number>;
+  readonly liveCalls: number;
+  readonly droppedFrames: { toUpstream: number; toTwilio: number };
+}
+
+export const EMPTY_SNAPSHOT: MetricsSnapshot = {
+  httpRequests: 0,
+  wsMessages: {},
+  rejections: {},
+  droppedFrames: {},
+  liveCalls: 0,
+};
+
+/** The deltas between two snapshots. A counter never goes down; a negative delta is clamped to 0. */
+export function summarize(prev: MetricsSnapshot, cur: MetricsSnapshot, intervalMs: number): SummaryLine {
+  const d = (a: number | undefined, b: number | undefined) => Math.max(0, (b ?? 0) - (a ?? 0));
+  const rejections: Record<string, number> = {};
+  for (const [reason, total] of Object.entries(cur.rejections)) {
+    const delta = d(prev.rejections[reason], total);
+    if (delta > 0) rejections[reason] = delta;
+  }
+  return {
+    intervalMs,
+    httpRequests: d(prev.httpRequests, cur.httpRequests),
+    wsMessages: {
+      twilioIn: d(prev.wsMessages.twilio_in, cur.wsMessages.twilio_in),
+      twilioOut: d(prev.wsMessages.twilio_out, cur.wsMessages.twilio_out),
+      upstreamIn: d(prev.wsMessages.upstream_in, cur.wsMessages.upstream_in),
+      upstreamOut: d(prev.wsMessages.upstream_out, cur.wsMessages.upstream_out),
+    },
+    rejections,
+    liveCalls: cur.liveCalls,
+    droppedFrames: {
+      toUpstream: d(prev.droppedFrames.to_upstream, cur.droppedFrames.to_upstream),
+      toTwilio: d(prev.droppedFrames.to_twilio, cur.droppedFrames.to_twilio),
+    },
+  };
+}
+
+interface Sample {
+  readonly labels: Readonly<Record<string, string | number | undefined>>;
+  readonly value: number;
+}
+
+function byLabels(values: readonly Sample[], key: (labels: Sample['labels']) => string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const v of values) {
+    const k = key(v.labels);
+    out[k] = (out[k] ?? 0) + v.value;
+  }
+  return out;
+}
+
+/** Reads the counters the line reports (prom-client's `get()` is async; a few µs here). */
+export async function takeSnapshot(metrics: Metrics): Promise<MetricsSnapshot> {
+  const [http, ws, rejections, dropped, live] = await Promise.all([
+    metrics.httpRequests.get(),
+    metrics.wsMessages.get(),
+    metrics.rejections.get(),
+    metrics.droppedFrames.get(),
+    metrics.liveCalls.get(),
+  ]);
+  return {
+    httpRequests: http.values.reduce((sum, v) => sum + v.value, 0),
+    wsMessages: byLabels(ws.values, (l) => `${String(l.peer)}_${String(l.direction)}`),
+    rejections: byLabels(rejections.values, (l) => String(l.reason)),
+    droppedFrames: byLabels(dropped.values, (l) => String(l.direction)),
+    liveCalls: live.values[0]?.value ?? 0,
+  };
+}
+
+export interface MinuteSummaryOptions {
+  readonly metrics: Metrics;
+  readonly log: Pick<Logger, 'info' | 'warn'>;
+  /** @default SUMMARY_INTERVAL_MS; tests pass a few ms. */
+  readonly intervalMs?: number;
+}
+
+export interface MinuteSummary {
+  /** Logs one line now with the deltas since the previous one (also what the interval calls). */
+  report(): Promise<SummaryLine>;
+  /** Idempotent. */
+  stop(): void;
+}
+
+export function startMinuteSummary(opts: MinuteSummaryOptions): MinuteSummary {
+  const intervalMs = opts.intervalMs ?? SUMMARY_INTERVAL_MS;
+  let prev: MetricsSnapshot = EMPTY_SNAPSHOT;
+  let prevAt = performance.now();
+  const report = async (): Promise<SummaryLine> => {
+    const cur = await takeSnapshot(opts.metrics);
+    const now = performance.now();
+    const line = summarize(prev, cur, Math.round(now - prevAt));
+    prev = cur;
+    prevAt = now;
+    opts.log.info(line, 'metrics');
+    return line;
+  };
+  const timer = setInterval(() => {
+    report().catch((err: unknown) => opts.log.warn({ err }, 'metrics summary failed'));
+  }, intervalMs);
+  timer.unref();
+  return { report, stop: () => clearInterval(timer) };
+}
