@@ -17,6 +17,12 @@ export interface Slot {
   release(): void;
 }
 
+/** A pre-warm's hold on a call slot (see `reserve`). */
+export interface Reservation {
+  /** Idempotent. */
+  release(): void;
+}
+
 export interface RegistryLimits {
   readonly maxCalls: number;
   readonly maxStreamsPerIp: number;
@@ -24,6 +30,8 @@ export interface RegistryLimits {
 
 export class CallRegistry extends EventEmitter<{ idle: []; change: [live: number] }> {
   #live = 0;
+  /** Of `#live`, the slots held by pre-warmed upstream sessions (no socket of their own yet). */
+  #reserved = 0;
   #perIp = new Map<string, number>();
   #draining = false;
   /** Extra reasons set by dependencies (e.g. the upstream being unreachable). */
@@ -39,6 +47,11 @@ export class CallRegistry extends EventEmitter<{ idle: []; change: [live: number
 
   get draining(): boolean {
     return this.#draining;
+  }
+
+  /** Slots held by pre-warmed upstream sessions; included in `live`. */
+  get reserved(): number {
+    return this.#reserved;
   }
 
   streamsFrom(ip: string): number {
@@ -68,7 +81,10 @@ export class CallRegistry extends EventEmitter<{ idle: []; change: [live: number
    * Draining is deliberately not checked: streams whose TwiML was already served are accepted.
    */
   tryAcquire(ip: string): Slot | 'capacity' | 'ip_cap' {
-    if (this.#live >= this.limits.maxCalls) return 'capacity';
+    // Reservations are left out here: a pre-warmed call's own stream must not be refused because
+    // of its own reservation (released when the stream adopts it, a few ms after the upgrade).
+    // Admission (canServeNewCall, reserve) counts them, so MAX_CALLS still bounds calls.
+    if (this.#live - this.#reserved >= this.limits.maxCalls) return 'capacity';
     const fromIp = this.#perIp.get(ip) ?? 0;
     if (fromIp >= this.limits.maxStreamsPerIp) return 'ip_cap';
     this.#live += 1;
@@ -84,6 +100,29 @@ export class CallRegistry extends EventEmitter<{ idle: []; change: [live: number
         const left = (this.#perIp.get(ip) ?? 1) - 1;
         if (left <= 0) this.#perIp.delete(ip);
         else this.#perIp.set(ip, left);
+        this.emit('change', this.#live);
+        if (this.#live === 0 && this.#draining) this.emit('idle');
+      },
+    };
+  }
+
+  /**
+   * Holds a slot for a call whose stream is expected soon (a pre-warmed upstream session), so
+   * pre-warms count toward MAX_CALLS and keep a drain waiting. Refused when full or draining.
+   */
+  reserve(): Reservation | 'capacity' | 'draining' {
+    if (this.#draining) return 'draining';
+    if (this.#live >= this.limits.maxCalls) return 'capacity';
+    this.#live += 1;
+    this.#reserved += 1;
+    this.emit('change', this.#live);
+    let held = true;
+    return {
+      release: () => {
+        if (!held) return;
+        held = false;
+        this.#live -= 1;
+        this.#reserved -= 1;
         this.emit('change', this.#live);
         if (this.#live === 0 && this.#draining) this.emit('idle');
       },
