@@ -148,6 +148,11 @@ export class StreamSession {
   /** The model item whose audio the outbound pump currently holds. */
   private outItem: string | null = null;
   private endReason: EndReason | null = null;
+  /** Call control waiting on its marks: name → listener (true: echoed; false: the call ended first). */
+  private readonly playoutWatch = new Map<string, (played: boolean) => void>();
+  private playoutSeq = 0;
+  /** Set when call control ends the call on purpose: Twilio's stop/close that follows is ours. */
+  private intendedEnd: EndReason | null = null;
   private readonly m: BoundMetrics;
 
   constructor(opts: SessionOptions) {
@@ -226,9 +231,13 @@ export class StreamSession {
       case 'media':
         this.inbound.push(message.media.payload);
         return;
-      case 'mark':
+      case 'mark': {
         this.playback.onMarkEchoed(message.mark.name, this.now());
+        const watcher = this.playoutWatch.get(message.mark.name);
+        this.playoutWatch.delete(message.mark.name);
+        watcher?.(true);
         return;
+      }
       case 'start':
         this.onStart(message);
         return;
@@ -449,12 +458,38 @@ export class StreamSession {
     this.outbound.flush();
   }
 
+  /**
+   * Call control (a goodbye before hanging up): `listener(true)` once all audio sent so far has
+   * played on the phone (Twilio echoes a mark sent after it), `listener(false)` if the call ends
+   * first. Returns a function that stops watching (e.g. after the caller's own timeout).
+   */
+  afterPlayout(listener: (played: boolean) => void): () => void {
+    if (this.closed || !this.streamSid) {
+      listener(false);
+      return () => undefined;
+    }
+    this.outbound.flush();
+    const name = `vb-playout-${++this.playoutSeq}`;
+    this.playoutWatch.set(name, listener);
+    this.sendTwilioControl(markMessage(this.streamSid, name));
+    return () => this.playoutWatch.delete(name);
+  }
+
+  /**
+   * Call control is ending the call through Twilio's REST API (hang-up, transfer), which makes
+   * Twilio stop the stream: that stop/close is then reported as `reason`. null takes it back.
+   */
+  expectEnd(reason: EndReason | null): void {
+    this.intendedEnd = reason;
+  }
+
   // ---- the end -------------------------------------------------------------------------------
 
   /** Ends the call once, whatever the path: timers cleared, both sockets closed within 1 s. */
   close(reason: EndReason): void {
     if (this.closed) return;
     this.closed = true;
+    if (this.intendedEnd && (reason === 'twilio_stop' || reason === 'twilio_closed')) reason = this.intendedEnd;
     this.endReason = reason;
     if (this.startTimer) clearTimeout(this.startTimer);
     this.startTimer = null;
@@ -474,6 +509,8 @@ export class StreamSession {
     }
     const level = reason.startsWith('upstream') || reason === 'invalid_frames' || reason === 'start_timeout' ? 'warn' : 'info';
     this.log[level]({ reason, durationMs, stats: this.stats }, 'call ended');
+    for (const watcher of this.playoutWatch.values()) watcher(false);
+    this.playoutWatch.clear();
     this.opts.onEnd?.({ callSid: this.callSid, streamSid: this.streamSid, reason, durationMs, stats: this.stats });
   }
 
