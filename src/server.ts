@@ -39,7 +39,7 @@ async function main(): Promise<void> {
     state = next.state;
     const { verdict } = next;
     if (verdict.action === 'ignore') {
-      app.log.debug({ signal }, 'repeat of the shutdown signal (npm forwarding it); still draining');
+      app.log.info({ signal }, 'repeat of the shutdown signal within 1 s (npm forwarding it); still draining');
     } else if (verdict.action === 'exit_now') {
       app.log.warn({ signal, liveCalls: app.sessions.size }, 'second shutdown signal: exiting now');
       process.exit(verdict.code);
