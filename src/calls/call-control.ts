@@ -1,0 +1,97 @@
+/**
+ * Call control, wired: outbound calls (`POST /calls`, `POST /twilio/call-status`), the
+ * assistant's tools (end_call; transfer_call with TRANSFER_NUMBER), per-call greetings and
+ * pre-warmed upstream sessions. `buildApp` hands the pieces to the webhooks and the stream route.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import type { Config } from '../config.js';
+import type { CallRegistry } from '../call-registry.js';
+import type { TwimlServedEvent } from '../twilio/webhooks.js';
+import type { SessionOptions } from '../stream/session.js';
+import type { UpstreamProvider } from '../stream/upstream.js';
+import { createTwilioRest, type TwilioRest } from './twilio-rest.js';
+import { PendingGreetings } from './greetings.js';
+import { UpstreamPool } from './upstream-pool.js';
+import { registerCallsRoute } from './calls-route.js';
+import { registerCallStatusRoute } from './call-status-route.js';
+import { createToolRouter } from './tools/router.js';
+import { endCallTool } from './tools/end-call.js';
+import { transferCallTool } from './tools/transfer-call.js';
+import type { CallTool } from './tools/tool.js';
+
+export interface CallControlOptions {
+  readonly config: Config;
+  readonly registry: CallRegistry;
+  readonly log: Logger;
+  /** Wall clock, ms. */
+  readonly now: () => number;
+  /** @default createTwilioRest(config): null when TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN are unset */
+  readonly rest?: TwilioRest | null;
+  /** A provider to use instead of the pool (tests); pre-warming is then off. */
+  readonly openUpstream?: UpstreamProvider;
+  /** @default PREWARM_TIMEOUT_MS (15 s) */
+  readonly prewarmTimeoutMs?: number;
+  readonly onBadSignature?: (request: FastifyRequest) => void;
+}
+
+export interface CallControl {
+  /** For the stream route: tools to declare and the tool-call dispatcher. */
+  readonly extend: Pick<SessionOptions, 'tools' | 'onToolCall'>;
+  readonly openUpstream: UpstreamProvider;
+  /** For the webhooks: a verified webhook served stream TwiML (pre-warm here). */
+  readonly onTwimlServed: (event: TwimlServedEvent) => void;
+  /** Registers POST /calls (when API_TOKEN is set) and POST /twilio/call-status. */
+  register(app: FastifyInstance): void;
+  /** Closes pre-warmed sessions (on app close). */
+  close(): void;
+}
+
+/** The tools this configuration can honour: none without REST credentials (hang-up needs them). */
+export function callTools(config: Config, rest: TwilioRest | null): CallTool[] {
+  if (!rest) return [];
+  return config.transferNumber ? [endCallTool, transferCallTool(config.transferNumber)] : [endCallTool];
+}
+
+export function createCallControl(opts: CallControlOptions): CallControl {
+  const { config, registry, now } = opts;
+  const log = opts.log;
+  const rest = opts.rest === undefined ? createTwilioRest(config) : opts.rest;
+  const greetings = new PendingGreetings();
+  const tools = callTools(config, rest);
+  const router = rest ? createToolRouter(tools, { rest, config }) : null;
+  const declarations = router?.declarations ?? [];
+  const pool = opts.openUpstream
+    ? null
+    : new UpstreamPool({
+        config,
+        registry,
+        tools: declarations,
+        greetingFor: (callSid) => greetings.take(callSid, now()) ?? config.greeting,
+        log,
+        prewarmTimeoutMs: opts.prewarmTimeoutMs,
+      });
+  if (!rest) log.info('TWILIO_ACCOUNT_SID/TWILIO_AUTH_TOKEN not set: no outbound calls, no end_call/transfer_call tools');
+
+  return {
+    extend: { tools: declarations, ...(router ? { onToolCall: router.onToolCall } : {}) },
+    openUpstream: opts.openUpstream ?? pool!.provider,
+    onTwimlServed: (event) => {
+      pool?.prewarm(event.callSid);
+    },
+    register(app) {
+      registerCallsRoute(app, { config, registry, rest, greetings, now });
+      registerCallStatusRoute(app, {
+        config,
+        onBadSignature: opts.onBadSignature,
+        onCallOver: (callSid) => {
+          greetings.delete(callSid);
+          pool?.discard(callSid);
+        },
+      });
+    },
+    close() {
+      pool?.close();
+    },
+  };
+}

@@ -1,0 +1,57 @@
+/**
+ * `POST /twilio/call-status`: the StatusCallback of calls placed through `POST /calls`
+ * (initiated, ringing, answered, completed; or busy, no-answer, failed, canceled). Signed like
+ * every webhook: with TWILIO_AUTH_TOKEN set, a missing or wrong X-Twilio-Signature gets 403.
+ * It logs progress and, when the call is over, drops what was kept for it (greeting, pre-warm).
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Config } from '../config.js';
+import { isValidTwilioSignature, signedUrl } from '../twilio/signature.js';
+
+/** Call statuses after which no stream can come. */
+const FINAL_STATUSES = new Set(['completed', 'busy', 'no-answer', 'failed', 'canceled']);
+/** Final statuses that mean something went wrong rather than a normal outcome. */
+const FAILED_STATUSES = new Set(['failed']);
+
+export interface CallStatusRouteOptions {
+  readonly config: Config;
+  /** The call is over (any final status): forget its greeting, close its pre-warm. */
+  readonly onCallOver: (callSid: string) => void;
+  /** Told when a signature fails, so the guard can penalise the source. */
+  readonly onBadSignature?: (request: FastifyRequest) => void;
+}
+
+export function registerCallStatusRoute(app: FastifyInstance, opts: CallStatusRouteOptions): void {
+  const { config } = opts;
+  app.post('/twilio/call-status', function callStatus(request, reply): void {
+    const body = (request.body ?? {}) as Record<string, string>;
+    if (config.twilioAuthToken) {
+      const signature = request.headers['x-twilio-signature'];
+      const url = signedUrl(config.publicUrl, request.url);
+      if (!isValidTwilioSignature(config.twilioAuthToken, typeof signature === 'string' ? signature : undefined, url, body)) {
+        request.log.warn(
+          { reason: signature ? 'bad_signature' : 'missing_signature', route: '/twilio/call-status' },
+          'webhook signature rejected (check PUBLIC_URL matches the URL configured in Twilio)',
+        );
+        opts.onBadSignature?.(request);
+        void reply.code(403).type('application/json').send({ error: 'Forbidden', reason: 'bad_signature' });
+        return;
+      }
+    }
+    const callSid = typeof body.CallSid === 'string' && /^[A-Za-z0-9]{1,64}$/.test(body.CallSid) ? body.CallSid : undefined;
+    const status = body.CallStatus ?? 'unknown';
+    const fields = {
+      callSid,
+      callStatus: status,
+      direction: body.Direction,
+      callDurationSeconds: body.CallDuration === undefined ? undefined : Number(body.CallDuration),
+      sipResponseCode: body.SipResponseCode,
+      answeredBy: body.AnsweredBy,
+      twilioErrorCode: body.ErrorCode,
+    };
+    if (FAILED_STATUSES.has(status)) request.log.warn(fields, `outbound call ${status}`);
+    else request.log.info(fields, `outbound call ${status}`);
+    if (callSid && FINAL_STATUSES.has(status)) opts.onCallOver(callSid);
+    void reply.code(204).send();
+  });
+}

@@ -1,0 +1,141 @@
+/**
+ * `POST /calls`: place an outbound call. `Authorization: Bearer $API_TOKEN` (compared in constant
+ * time); the route does not exist (404) while API_TOKEN is unset. JSON `{ "to", "greeting"? }` →
+ * `{ "callSid" }`; Twilio's REST errors come back as 502 with Twilio's code and message.
+ *
+ * Twilio fetches PUBLIC_URL/twilio/outbound when the callee answers (TwiML that opens the
+ * stream) and posts call progress to PUBLIC_URL/twilio/call-status.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Config } from '../config.js';
+import type { CallRegistry } from '../call-registry.js';
+import { parseCallRequest } from './call-request.js';
+import type { PendingGreetings } from './greetings.js';
+import { missingRestSettings, toApiError, type TwilioRest } from './twilio-rest.js';
+
+/** `{ "to": "+…", "greeting": "…" }` is well under 1 KiB; 4 KiB leaves room and refuses junk. */
+export const CALLS_BODY_LIMIT_BYTES = 4 * 1024;
+/** Retry-After on 503 when every call slot is taken, in seconds. */
+const CAPACITY_RETRY_AFTER_SECONDS = 30;
+
+export interface CallsRouteOptions {
+  readonly config: Config;
+  readonly registry: CallRegistry;
+  readonly rest: TwilioRest | null;
+  readonly greetings: PendingGreetings;
+  /** Wall clock, ms (greeting expiry). */
+  readonly now: () => number;
+}
+
+export function registerCallsRoute(app: FastifyInstance, opts: CallsRouteOptions): void {
+  const { config, registry, rest, greetings } = opts;
+  if (!config.apiToken) return; // disabled: POST /calls answers 404
+  const expected = sha256(config.apiToken);
+
+  /** onRequest: runs before the body is read, so an unauthenticated request costs no parsing. */
+  function authorize(request: FastifyRequest, reply: FastifyReply, done: () => void): void {
+    const header = request.headers.authorization;
+    const match = typeof header === 'string' ? /^Bearer[ ]+(\S+)\s*$/i.exec(header) : null;
+    if (!match) {
+      void reply
+        .code(401)
+        .header('WWW-Authenticate', 'Bearer realm="voice-bridge"')
+        .send({ error: 'Unauthorized', reason: 'missing_token', message: 'send Authorization: Bearer <API_TOKEN>' });
+      return;
+    }
+    // Hashing both sides gives equal lengths, so timingSafeEqual leaks neither content nor length.
+    if (!timingSafeEqual(sha256(match[1]!), expected)) {
+      request.log.warn({ ip: request.ip }, 'POST /calls with a wrong API token');
+      void reply
+        .code(401)
+        .header('WWW-Authenticate', 'Bearer realm="voice-bridge", error="invalid_token"')
+        .send({ error: 'Unauthorized', reason: 'bad_token', message: 'the API token is wrong' });
+      return;
+    }
+    done();
+  }
+
+  app.post(
+    '/calls',
+    { bodyLimit: CALLS_BODY_LIMIT_BYTES, onRequest: authorize, errorHandler: bodyErrorHandler },
+    async function placeCall(request, reply) {
+      const contentType = request.headers['content-type'] ?? '';
+      if (!/^application\/json\b/i.test(contentType)) {
+        return reply
+          .code(415)
+          .send({ error: 'Unsupported Media Type', reason: 'not_json', message: 'send a JSON body (Content-Type: application/json)' });
+      }
+      const verdict = parseCallRequest(request.body);
+      if (!verdict.ok) return reply.code(400).send({ error: 'Bad Request', reason: 'invalid_body', message: verdict.message });
+      const missing = [...missingRestSettings(config), ...(config.twilioPhoneNumber ? [] : ['TWILIO_PHONE_NUMBER'])];
+      if (!rest || missing.length > 0) {
+        request.log.error({ missing }, 'POST /calls: Twilio REST settings missing');
+        return reply
+          .code(503)
+          .send({ error: 'Service Unavailable', reason: 'not_configured', message: `set ${missing.join(', ')} to place calls` });
+      }
+      const unavailable = registry.canServeNewCall();
+      if (unavailable) {
+        if (unavailable === 'capacity') void reply.header('Retry-After', String(CAPACITY_RETRY_AFTER_SECONDS));
+        return reply
+          .code(503)
+          .send({ error: 'Service Unavailable', reason: unavailable, message: `not placing calls right now (${unavailable})` });
+      }
+      const { to, greeting } = verdict.request;
+      try {
+        const { callSid } = await rest.placeCall({
+          to,
+          from: config.twilioPhoneNumber!,
+          url: `${config.publicUrl}/twilio/outbound`,
+          statusCallback: `${config.publicUrl}/twilio/call-status`,
+        });
+        if (greeting) greetings.set(callSid, greeting, opts.now());
+        request.log.info({ callSid, to: maskNumber(to), greeting: greeting !== undefined }, 'outbound call placed');
+        return reply.code(200).send({ callSid });
+      } catch (err) {
+        const error = toApiError(err);
+        request.log.warn(
+          { to: maskNumber(to), twilioStatus: error.status, twilioCode: error.code, twilioMessage: error.message },
+          'Twilio refused to place the call',
+        );
+        return reply.code(502).send({
+          error: 'Bad Gateway',
+          reason: 'twilio_error',
+          twilioStatus: error.status ?? null,
+          code: error.code ?? null,
+          message: error.message,
+        });
+      }
+    },
+  );
+}
+
+/** Body problems found by Fastify before the handler (bad JSON, too large) as our error shape. */
+function bodyErrorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const status = error.statusCode ?? 500;
+  if (status === 400) {
+    void reply.code(400).send({ error: 'Bad Request', reason: 'invalid_json', message: `the body is not valid JSON (${error.message})` });
+  } else if (status === 413) {
+    void reply
+      .code(413)
+      .send({ error: 'Payload Too Large', reason: 'body_too_large', message: `the body must be at most ${CALLS_BODY_LIMIT_BYTES} bytes` });
+  } else if (status === 415) {
+    void reply
+      .code(415)
+      .send({ error: 'Unsupported Media Type', reason: 'not_json', message: 'send a JSON body (Content-Type: application/json)' });
+  } else {
+    request.log.error({ err: error }, 'POST /calls failed');
+    void reply.code(500).send({ error: 'Internal Server Error', reason: 'internal' });
+  }
+}
+
+function sha256(text: string): Buffer {
+  return createHash('sha256').update(text).digest();
+}
+
+/** +15551234567 → +1555***4567: enough to tell calls apart in a log, not a whole number. */
+export function maskNumber(number: string): string {
+  if (number.length <= 8) return number.slice(0, 2) + '***';
+  return number.slice(0, 5) + '***' + number.slice(-4);
+}

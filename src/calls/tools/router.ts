@@ -1,0 +1,85 @@
+/**
+ * The tool registry: declarations for `session.update`, and the dispatcher the session calls
+ * with each function call from the model. Every call is answered (function_call_output, then
+ * response.create when the model should go on); unknown tools, bad arguments and failures get
+ * an error output. Nothing here throws into the session.
+ */
+import type { Config } from '../../config.js';
+import type { ToolCall } from '../../stream/session.js';
+import { functionCallOutput, RESPONSE_CREATE, type ToolDeclaration } from '../../stream/realtime-events.js';
+import type { TwilioRest } from '../twilio-rest.js';
+import type { CallTool, ToolResult, ToolSession } from './tool.js';
+
+/** Longest `arguments` string parsed, in bytes: tool arguments are a few short fields. */
+export const MAX_TOOL_ARGUMENT_BYTES = 16 * 1024;
+
+export interface ToolRouter {
+  readonly declarations: readonly ToolDeclaration[];
+  readonly onToolCall: (session: ToolSession, call: ToolCall) => void;
+}
+
+export function createToolRouter(tools: readonly CallTool[], deps: { rest: TwilioRest; config: Config }): ToolRouter {
+  const byName = new Map<string, CallTool>();
+  for (const tool of tools) {
+    if (byName.has(tool.declaration.name)) throw new Error(`two tools are named ${tool.declaration.name}`);
+    byName.set(tool.declaration.name, tool);
+  }
+  /** Sessions where a call-ending tool is running: a second one is refused, not run twice. */
+  const ending = new WeakSet<ToolSession>();
+
+  function answer(session: ToolSession, callId: string, result: ToolResult): void {
+    if (session.isClosed) return;
+    session.sendUpstream(functionCallOutput(callId, result.output));
+    if (result.respond) session.sendUpstream(RESPONSE_CREATE);
+  }
+
+  function onToolCall(session: ToolSession, call: ToolCall): void {
+    const log = session.log.child({ tool: call.name, toolCallId: call.callId });
+    const tool = byName.get(call.name);
+    if (!tool) {
+      log.warn('the model called an unknown tool');
+      answer(session, call.callId, {
+        output: { ok: false, error: `Unknown tool "${call.name}". Available: ${[...byName.keys()].join(', ') || 'none'}.` },
+        respond: true,
+      });
+      return;
+    }
+    const args = parseArguments(call.arguments);
+    if (!args.ok) {
+      log.warn({ error: args.error }, 'tool arguments rejected');
+      answer(session, call.callId, { output: { ok: false, error: args.error }, respond: true });
+      return;
+    }
+    if (tool.endsCall) {
+      if (ending.has(session)) {
+        // Already hanging up or transferring: no new response, the call is about to end.
+        answer(session, call.callId, { output: { ok: false, error: 'The call is already ending.' }, respond: false });
+        return;
+      }
+      ending.add(session);
+    }
+    tool.invoke({ session, rest: deps.rest, config: deps.config }, args.value).then(
+      (result) => {
+        if (tool.endsCall) ending.delete(session);
+        if (result) answer(session, call.callId, result);
+      },
+      (err: unknown) => {
+        if (tool.endsCall) ending.delete(session);
+        log.error({ err }, 'tool failed');
+        answer(session, call.callId, { output: { ok: false, error: 'The tool failed.' }, respond: true });
+      },
+    );
+  }
+
+  return { declarations: tools.map((t) => t.declaration), onToolCall };
+}
+
+function parseArguments(text: string): { ok: true; value: unknown } | { ok: false; error: string } {
+  if (Buffer.byteLength(text) > MAX_TOOL_ARGUMENT_BYTES) return { ok: false, error: 'arguments are too long' };
+  if (text.trim() === '') return { ok: true, value: {} };
+  try {
+    return { ok: true, value: JSON.parse(text) as unknown };
+  } catch {
+    return { ok: false, error: 'arguments are not valid JSON' };
+  }
+}

@@ -1,0 +1,174 @@
+/**
+ * Upstream sessions for calls, opened early when we can (a faster first turn).
+ *
+ * When a signed webhook has served stream TwiML, `prewarm(callSid)` opens the Realtime socket and
+ * sends `session.update` at once, so the TLS/WebSocket handshake and session set-up overlap with
+ * Twilio connecting the media stream. When that stream's `start` arrives, the provider hands the
+ * warm socket over (single use, keyed by CallSid); otherwise it opens a fresh one. Either way the
+ * socket is configured here (session.update, then the call's greeting), so the session is told
+ * `configured: true`.
+ *
+ * Limits: a pre-warm holds a registry reservation until adopted, so pre-warms count toward
+ * MAX_CALLS (and at most MAX_CALLS exist); one with no stream after PREWARM_TIMEOUT_MS is closed.
+ * Pre-warming is off without TWILIO_AUTH_TOKEN: webhooks are then unauthenticated, and an
+ * anonymous POST must never open an upstream session.
+ */
+import type { RawData, WebSocket } from 'ws';
+import type { Logger } from 'pino';
+import type { Config } from '../config.js';
+import type { CallRegistry, Reservation } from '../call-registry.js';
+import { connectRealtime, type UpstreamHandle, type UpstreamProvider } from '../stream/upstream.js';
+import { greetingResponse, parseServerEvent, sessionUpdate, type ToolDeclaration } from '../stream/realtime-events.js';
+import { closeWithin, SOCKET_CLOSE_GRACE_MS } from '../stream/socket-close.js';
+
+/** A pre-warmed session not adopted by a stream within this long is closed, in ms. */
+export const PREWARM_TIMEOUT_MS = 15_000;
+
+export interface UpstreamPoolOptions {
+  readonly config: Config;
+  readonly registry: CallRegistry;
+  readonly tools: readonly ToolDeclaration[];
+  /** The greeting to speak first on this call, if any; asked once, when the call's stream starts. */
+  readonly greetingFor: (callSid: string) => string | undefined;
+  readonly log: Logger;
+  /** @default PREWARM_TIMEOUT_MS */
+  readonly prewarmTimeoutMs?: number;
+  /** Opens a Realtime socket. @default connectRealtime(config) */
+  readonly connect?: () => WebSocket;
+}
+
+interface Warm {
+  readonly socket: WebSocket;
+  readonly reservation: Reservation;
+  readonly timer: NodeJS.Timeout;
+  readonly log: Logger;
+  /** Listeners that only make sense until adoption (the session brings its own). */
+  readonly detach: () => void;
+}
+
+export class UpstreamPool {
+  /** The stream route's UpstreamProvider. */
+  readonly provider: UpstreamProvider = (callSid) => this.open(callSid);
+
+  readonly #opts: UpstreamPoolOptions;
+  readonly #warm = new Map<string, Warm>();
+  readonly #connect: () => WebSocket;
+  readonly #enabled: boolean;
+  #closed = false;
+
+  constructor(opts: UpstreamPoolOptions) {
+    this.#opts = opts;
+    this.#connect = opts.connect ?? (() => connectRealtime(opts.config));
+    this.#enabled = Boolean(opts.config.twilioAuthToken);
+  }
+
+  /** Pre-warmed sessions waiting for their stream. */
+  get warmCount(): number {
+    return this.#warm.size;
+  }
+
+  /**
+   * Opens and configures the upstream for `callSid` now. Call only after a verified webhook.
+   * @returns false when nothing was opened (disabled, already warm, no capacity, closed).
+   */
+  prewarm(callSid: string): boolean {
+    if (!this.#enabled || this.#closed || this.#warm.has(callSid)) return false;
+    const log = this.#opts.log.child({ callSid });
+    const reservation = this.#opts.registry.reserve();
+    if (reservation === 'capacity' || reservation === 'draining') {
+      log.debug({ reason: reservation }, 'no pre-warm: no free call slot');
+      return false;
+    }
+    const socket = this.#connect();
+    const configure = () => socket.send(sessionUpdate(this.#opts.config, this.#opts.tools));
+    const onMessage = (data: RawData) => {
+      // Before adoption nothing else reads this socket; its complaints must not go unseen.
+      const event = parseServerEvent(Array.isArray(data) ? Buffer.concat(data).toString() : data.toString());
+      if (event?.type === 'error') log.warn({ code: event.error?.code, message: event.error?.message }, 'upstream error before the stream started');
+    };
+    const onError = (err: Error) => {
+      log.warn({ err: { message: err.message, code: (err as { code?: string }).code } }, 'pre-warm failed; the stream will open a fresh upstream');
+      this.#drop(callSid);
+    };
+    const onClose = (code: number) => {
+      if (this.#warm.get(callSid)?.socket !== socket) return;
+      log.warn({ code }, 'pre-warmed upstream closed before the stream started');
+      this.#drop(callSid);
+    };
+    socket.once('open', configure);
+    socket.on('message', onMessage);
+    socket.on('error', onError);
+    socket.on('close', onClose);
+    const timeoutMs = this.#opts.prewarmTimeoutMs ?? PREWARM_TIMEOUT_MS;
+    const timer = setTimeout(() => {
+      log.warn({ timeoutMs }, 'no stream for the pre-warmed upstream in time; closing it');
+      this.#drop(callSid);
+    }, timeoutMs);
+    const detach = () => {
+      socket.off('message', onMessage);
+      socket.off('error', onError);
+      socket.off('close', onClose);
+    };
+    this.#warm.set(callSid, { socket, reservation, timer, log, detach });
+    log.debug('pre-warming the upstream session');
+    return true;
+  }
+
+  /** Closes `callSid`'s pre-warmed session, if any (e.g. the call ended before its stream). */
+  discard(callSid: string): void {
+    this.#drop(callSid);
+  }
+
+  /** Closes every pre-warmed session (app shutdown). Adopted sockets belong to their sessions. */
+  close(): void {
+    this.#closed = true;
+    for (const callSid of [...this.#warm.keys()]) this.#drop(callSid);
+  }
+
+  private open(callSid: string): UpstreamHandle {
+    const warm = this.#take(callSid);
+    const greeting = this.#opts.greetingFor(callSid);
+    const sendGreeting = (socket: WebSocket) => {
+      if (greeting) socket.send(greetingResponse(greeting));
+    };
+    if (warm && (warm.socket.readyState === 0 /* CONNECTING */ || warm.socket.readyState === 1 /* OPEN */)) {
+      warm.log.debug('stream adopted the pre-warmed upstream');
+      // session.update went (or goes, on open) first; the greeting follows it.
+      if (warm.socket.readyState === 1) sendGreeting(warm.socket);
+      else warm.socket.once('open', () => sendGreeting(warm.socket));
+      // startedAt: from the call's point of view, the wait for upstream starts now.
+      return { socket: warm.socket, configured: true, startedAt: performance.now() };
+    }
+    if (warm) {
+      warm.socket.on('error', () => undefined);
+      closeWithin(warm.socket, 1000, 'not usable', SOCKET_CLOSE_GRACE_MS);
+    }
+    const startedAt = performance.now();
+    const socket = this.#connect();
+    socket.once('open', () => {
+      socket.send(sessionUpdate(this.#opts.config, this.#opts.tools));
+      sendGreeting(socket);
+    });
+    return { socket, configured: true, startedAt };
+  }
+
+  /** Removes `callSid`'s warm entry for adoption: timer cleared, slot handed back, socket kept. */
+  #take(callSid: string): Warm | undefined {
+    const warm = this.#warm.get(callSid);
+    if (!warm) return undefined;
+    this.#warm.delete(callSid);
+    clearTimeout(warm.timer);
+    // The stream holds its own slot (taken at the upgrade), so the reservation is done.
+    warm.reservation.release();
+    warm.detach();
+    return warm;
+  }
+
+  #drop(callSid: string): void {
+    const warm = this.#take(callSid);
+    if (!warm) return;
+    // A quiet 'error' sink: the close below may still report one, with nobody else listening.
+    warm.socket.on('error', () => undefined);
+    closeWithin(warm.socket, 1000, 'call ended', SOCKET_CLOSE_GRACE_MS);
+  }
+}
