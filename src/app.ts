@@ -12,7 +12,8 @@ import { createMetrics, type Metrics } from './metrics.js';
 import { registerWebhooks } from './twilio/webhooks.js';
 import { MAX_TOKEN_LENGTH, verifyStreamToken } from './twilio/stream-token.js';
 import { registerStreamRoute } from './stream/route.js';
-import { freshUpstream, type UpstreamProvider } from './stream/upstream.js';
+import type { UpstreamProvider } from './stream/upstream.js';
+import { createCallControl } from './calls/call-control.js';
 import { registerOps } from './ops/plugin.js';
 import { websocketPreClose } from './ops/closing.js';
 
@@ -30,8 +31,10 @@ export interface AppDeps {
   readonly registry?: CallRegistry;
   /** Wall clock in ms; the one place time comes from, so tests can move it. */
   readonly now?: () => number;
-  /** How a call's Realtime socket is opened. @default a fresh connection per call */
+  /** How a call's Realtime socket is opened. @default pre-warmed at the webhook, else fresh (src/calls) */
   readonly openUpstream?: UpstreamProvider;
+  /** How long a pre-warmed upstream waits for its stream, in ms (tests shorten it). @default 15 000 */
+  readonly prewarmTimeoutMs?: number;
   /** Interval of the `metrics` log line in ms (tests shorten it). @default 60 000 */
   readonly summaryIntervalMs?: number;
 }
@@ -110,12 +113,27 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     return { status: 'ready', liveCalls: registry.live };
   });
 
-  registerWebhooks(app, { config, registry, now });
+  // Call control: outbound calls, the assistant's tools, per-call greetings, pre-warmed upstreams.
+  const callControl = createCallControl({
+    config,
+    registry,
+    log: logger,
+    now,
+    openUpstream: deps.openUpstream,
+    prewarmTimeoutMs: deps.prewarmTimeoutMs,
+  });
+  app.addHook('onClose', (_instance, done) => {
+    callControl.close();
+    done();
+  });
+  registerWebhooks(app, { config, registry, now, onTwimlServed: callControl.onTwimlServed });
   registerStreamRoute(app, {
     config,
     metrics,
-    openUpstream: deps.openUpstream ?? freshUpstream(config),
+    openUpstream: callControl.openUpstream,
+    extend: callControl.extend,
   });
+  callControl.register(app);
   // TEMPORARY until the guard lands: verify the path token so the stream route can be exercised.
   app.addHook('onRequest', (request, reply, done) => {
     const m = /^\/twilio\/stream\/([^/?]+)/.exec(request.url);
