@@ -1,0 +1,196 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { FastifyInstance } from 'fastify';
+import { createServer } from 'node:net';
+import { buildApp } from '../../src/app.js';
+import { createMetrics } from '../../src/metrics.js';
+import { CallRegistry } from '../../src/call-registry.js';
+import { captureLogs, type LogCapture } from '../helpers/log-capture.js';
+import { TEST_AUTH_TOKEN, testConfig } from '../helpers/config.js';
+import { startFakeTwilioRest, type FakeTwilioRest } from '../helpers/fake-twilio-rest.js';
+
+const ACCOUNT_SID = 'AC' + '1'.repeat(32);
+const API_TOKEN = 'calls-api-token-for-tests-0123456789';
+const FROM = '+15550001111';
+
+let rest: FakeTwilioRest;
+let app: FastifyInstance | undefined;
+let logs: LogCapture;
+
+beforeEach(async () => {
+  rest = await startFakeTwilioRest({ accountSid: ACCOUNT_SID, authToken: TEST_AUTH_TOKEN });
+});
+afterEach(async () => {
+  await app?.close();
+  app = undefined;
+  await rest.close();
+});
+
+async function makeApp(env: Record<string, string | undefined> = {}, registry?: CallRegistry): Promise<FastifyInstance> {
+  const config = testConfig({
+    API_TOKEN,
+    TWILIO_ACCOUNT_SID: ACCOUNT_SID,
+    TWILIO_PHONE_NUMBER: FROM,
+    TWILIO_API_BASE_URL: rest.url,
+    ...env,
+  });
+  logs = captureLogs(config);
+  app = await buildApp(config, { logger: logs.logger, metrics: createMetrics({ processDefaults: false }), registry });
+  return app;
+}
+
+function post(a: FastifyInstance, body: unknown, headers: Record<string, string> = {}) {
+  return a.inject({
+    method: 'POST',
+    url: '/calls',
+    headers: { authorization: `Bearer ${API_TOKEN}`, 'content-type': 'application/json', ...headers },
+    payload: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+}
+
+describe('POST /calls', () => {
+  it('places the call through the REST API with the exact form fields and auth, and returns the CallSid', async () => {
+    const a = await makeApp();
+    const res = await post(a, { to: '+15557654321' });
+    expect(res.statusCode).toBe(200);
+    const { callSid } = res.json<{ callSid: string }>();
+    expect(callSid).toMatch(/^CA[0-9a-f]{32}$/);
+
+    expect(rest.requests).toHaveLength(1);
+    const request = rest.requests[0]!;
+    expect(request.method).toBe('POST');
+    expect(request.path).toBe(`/2010-04-01/Accounts/${ACCOUNT_SID}/Calls.json`);
+    expect(request.headers.authorization).toBe('Basic ' + Buffer.from(`${ACCOUNT_SID}:${TEST_AUTH_TOKEN}`).toString('base64'));
+    expect(request.headers['content-type']).toMatch(/^application\/x-www-form-urlencoded/);
+    expect(request.form).toMatchObject({
+      To: '+15557654321',
+      From: FROM,
+      Url: 'https://voice.example.com/twilio/outbound',
+      Method: 'POST',
+      StatusCallback: 'https://voice.example.com/twilio/call-status',
+      StatusCallbackMethod: 'POST',
+    });
+    expect(request.formAll.StatusCallbackEvent).toEqual(['initiated', 'ringing', 'answered', 'completed']);
+    expect(request.callSid).toBe(callSid);
+
+    const placed = logs.records().find((r) => r.msg === 'outbound call placed');
+    expect(placed).toMatchObject({ callSid, to: '+1555***4321' });
+    expect(logs.text()).not.toContain(API_TOKEN);
+    expect(logs.text()).not.toContain(TEST_AUTH_TOKEN);
+  });
+
+  it('is not there (404) while API_TOKEN is unset', async () => {
+    const a = await makeApp({ API_TOKEN: undefined });
+    const res = await post(a, { to: '+15557654321' });
+    expect(res.statusCode).toBe(404);
+    expect(rest.requests).toHaveLength(0);
+  });
+
+  it('refuses a missing or wrong token with 401 before reading the body', async () => {
+    const a = await makeApp();
+    const missing = await post(a, { to: '+15557654321' }, { authorization: '' });
+    expect(missing.statusCode).toBe(401);
+    expect(missing.headers['www-authenticate']).toMatch(/^Bearer/);
+    expect(missing.json()).toMatchObject({ reason: 'missing_token', message: expect.stringContaining('Bearer') });
+
+    for (const wrong of [API_TOKEN.slice(0, -1) + 'x', 'short', API_TOKEN + 'longer']) {
+      const res = await post(a, '{not json', { authorization: `Bearer ${wrong}` });
+      expect(res.statusCode).toBe(401);
+      expect(res.json()).toMatchObject({ reason: 'bad_token', message: 'the API token is wrong' });
+    }
+    const basic = await post(a, { to: '+15557654321' }, { authorization: `Basic ${API_TOKEN}` });
+    expect(basic.json()).toMatchObject({ reason: 'missing_token' });
+    expect(rest.requests).toHaveLength(0);
+    expect(logs.text()).not.toContain(API_TOKEN);
+  });
+
+  it('answers bad JSON, a non-JSON body and bad fields with 400/415 and a clear message', async () => {
+    const a = await makeApp();
+    const cases: [unknown, number, string, RegExp][] = [
+      ['{"to": "+1555', 400, 'invalid_json', /not valid JSON/],
+      ['[1,2]', 400, 'invalid_body', /JSON object/],
+      [{}, 400, 'invalid_body', /"to" is required/],
+      [{ to: '5557654321' }, 400, 'invalid_body', /E\.164/],
+      [{ to: '+0123456789' }, 400, 'invalid_body', /E\.164/],
+      [{ to: '+1 555 765 4321' }, 400, 'invalid_body', /E\.164/],
+      [{ to: '+1234567890123456' }, 400, 'invalid_body', /E\.164/],
+      [{ to: 15557654321 }, 400, 'invalid_body', /E\.164/],
+      [{ to: '+15557654321', greeting: 42 }, 400, 'invalid_body', /"greeting" must be a string/],
+      [{ to: '+15557654321', greeting: '  ' }, 400, 'invalid_body', /must not be empty/],
+      [{ to: '+15557654321', greeting: 'x'.repeat(501) }, 400, 'invalid_body', /at most 500 characters \(got 501\)/],
+      [{ to: '+15557654321', greeting: 'hi\nthere' }, 400, 'invalid_body', /control characters/],
+      [{ to: '+15557654321', from: '+15550000000' }, 400, 'invalid_body', /unknown field: from/],
+    ];
+    for (const [body, status, reason, message] of cases) {
+      const res = await post(a, body);
+      expect({ body, status: res.statusCode }).toEqual({ body, status });
+      expect(res.json()).toMatchObject({ reason, message: expect.stringMatching(message) });
+    }
+    const form = await post(a, 'to=%2B15557654321', { 'content-type': 'application/x-www-form-urlencoded' });
+    expect(form.statusCode).toBe(415);
+    expect(form.json()).toMatchObject({ reason: 'not_json' });
+    const big = await post(a, { to: '+15557654321', greeting: 'x'.repeat(5000) });
+    expect(big.statusCode).toBe(413);
+    expect(rest.requests).toHaveLength(0);
+  });
+
+  it("passes a Twilio 4xx on as 502 with Twilio's code and message", async () => {
+    const a = await makeApp();
+    rest.failNext({ status: 400, code: 21211, message: "The 'To' number +15005550001 is not a valid phone number." });
+    const res = await post(a, { to: '+15005550001' });
+    expect(res.statusCode).toBe(502);
+    expect(res.json()).toEqual({
+      error: 'Bad Gateway',
+      reason: 'twilio_error',
+      twilioStatus: 400,
+      code: 21211,
+      message: "The 'To' number +15005550001 is not a valid phone number.",
+    });
+    const warn = logs.records().find((r) => r.msg === 'Twilio refused to place the call');
+    expect(warn).toMatchObject({ level: 40, twilioCode: 21211, twilioStatus: 400 });
+  });
+
+  it('answers 502 when Twilio rejects our credentials, and when it cannot be reached', async () => {
+    const a = await makeApp({ TWILIO_AUTH_TOKEN: 'not-the-right-token-0123456789' });
+    const res = await post(a, { to: '+15557654321' });
+    expect(res.statusCode).toBe(502);
+    expect(res.json()).toMatchObject({ twilioStatus: 401, code: 20003, message: 'Authenticate' });
+    await a.close();
+
+    const closedPort = await freePort();
+    const b = await makeApp({ TWILIO_API_BASE_URL: `http://127.0.0.1:${closedPort}` });
+    const down = await post(b, { to: '+15557654321' });
+    expect(down.statusCode).toBe(502);
+    expect(down.json()).toMatchObject({ twilioStatus: null, code: null, message: expect.stringContaining('unreachable') });
+  });
+
+  it('answers 503 naming what is missing when Twilio REST settings are not set', async () => {
+    const a = await makeApp({ TWILIO_ACCOUNT_SID: undefined, TWILIO_PHONE_NUMBER: undefined });
+    const res = await post(a, { to: '+15557654321' });
+    expect(res.statusCode).toBe(503);
+    expect(res.json()).toMatchObject({ reason: 'not_configured', message: 'set TWILIO_ACCOUNT_SID, TWILIO_PHONE_NUMBER to place calls' });
+  });
+
+  it('places no call while every call slot is taken or the server drains', async () => {
+    const registry = new CallRegistry({ maxCalls: 1, maxStreamsPerIp: 1 });
+    const a = await makeApp({}, registry);
+    const held = registry.reserve();
+    const full = await post(a, { to: '+15557654321' });
+    expect(full.statusCode).toBe(503);
+    expect(full.headers['retry-after']).toBe('30');
+    expect(full.json()).toMatchObject({ reason: 'capacity' });
+    if (typeof held === 'object') held.release();
+    registry.startDrain();
+    const draining = await post(a, { to: '+15557654321' });
+    expect(draining.json()).toMatchObject({ reason: 'draining' });
+    expect(rest.requests).toHaveLength(0);
+  });
+});
+
+/** A port nothing listens on (bound, then released). */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
