@@ -1,0 +1,32 @@
+# voice-bridge: multi-stage build on Node 24 slim. docs/deploy-docker.md explains how to run it.
+#
+# Stage 1 compiles TypeScript with the dev dependencies; stage 2 carries only the production
+# dependencies and dist/. The process runs as the image's unprivileged `node` user and is started
+# with `node` itself (not npm), so SIGTERM reaches it directly and it drains live calls.
+
+FROM node:24-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npm run build
+
+FROM node:24-slim
+ENV NODE_ENV=production \
+    HOST=0.0.0.0 \
+    PORT=3000
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+COPY --from=build /app/dist ./dist
+USER node
+EXPOSE 3000
+# Liveness only (/healthz): a draining instance is alive and must not be restarted mid-drain.
+# The slim image has no curl; Node's fetch does the request.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=15s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 3000) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+# SIGTERM starts the drain (DRAIN_TIMEOUT_SECONDS, default 600 s): give the container a stop
+# timeout longer than that (compose.yaml: stop_grace_period; docker stop -t 660).
+STOPSIGNAL SIGTERM
+CMD ["node", "dist/server.js"]
