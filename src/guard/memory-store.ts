@@ -93,6 +93,18 @@ export class MemoryStore implements GuardStore {
     return verdict;
   }
 
+  /**
+   * Records a ban decided elsewhere (by Redis, while it answered), so this instance keeps
+   * refusing the address during an outage. Only ever lengthens what is held.
+   */
+  rememberBan(ip: string, ban: BanVerdict, now: number): void {
+    const record = this.#get(this.#ips, ip, now);
+    if (ban.until <= now || (record.penalty !== undefined && record.penalty.until >= ban.until)) return;
+    const penalty = { until: ban.until, strikes: Math.max(1, ban.strikes), label: ban.label };
+    const next: IpRecord = { ...record, penalty };
+    this.#put(this.#ips, ip, next, ipStaleAt(next, this.#limits), now);
+  }
+
   claimTokenSync(id: string, expiresAtMs: number, now: number): boolean {
     const held = this.#tokens.get(id);
     if (held !== undefined && held > now) return false;

@@ -30,6 +30,27 @@ if (skipRedis) {
   console.warn(`Skipping Redis guard tests: no Redis answered at ${REDIS_URL} (with CI=true they fail instead).`);
 }
 
+/** For a suite's first beforeAll: fails at once, saying why, when CI runs it without Redis. */
+export function requireRedis(): void {
+  if (!redisUp) throw new Error(`Redis is required under CI=true, and none answered at ${REDIS_URL}`);
+}
+
+/** Resolves when the client is ready; fails after `ms` rather than hanging the suite. */
+export function whenReady(redis: Redis, ms = 3_000): Promise<void> {
+  if (redis.status === 'ready') return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      redis.off('ready', onReady);
+      reject(new Error(`Redis at ${REDIS_URL} was not ready within ${ms} ms`));
+    }, ms);
+    const onReady = (): void => {
+      clearTimeout(timer);
+      resolve();
+    };
+    redis.once('ready', onReady);
+  });
+}
+
 /** A key prefix no other run shares. */
 export function uniquePrefix(): string {
   return `vb-test:${process.pid}:${randomBytes(4).toString('hex')}:`;

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { guardLimits, type GuardLimits } from '../../src/guard/limits.js';
 import { MemoryStore } from '../../src/guard/memory-store.js';
 import { RedisStore } from '../../src/guard/redis-store.js';
-import { cleanUp, REDIS_URL, skipRedis, uniquePrefix } from './redis-helper.js';
+import { cleanUp, REDIS_URL, requireRedis, skipRedis, uniquePrefix, whenReady } from './redis-helper.js';
 
 const limits = guardLimits({
   upgradeRatePerMinute: 10,
@@ -29,11 +29,11 @@ describe.skipIf(skipRedis)('RedisStore against the real Redis', () => {
   let b: RedisStore;
 
   beforeAll(async () => {
+    requireRedis();
     a = open();
     b = open();
-    await Promise.all([a.ping(), b.ping()].map((p) => p.catch(() => {})));
     // Commands fail fast until ready (offline queue off), so wait for both connections.
-    await Promise.all(stores.map((s) => new Promise<void>((resolve) => (s.ready ? resolve() : s.redis.once('ready', () => resolve())))));
+    await Promise.all([whenReady(a.redis), whenReady(b.redis)]);
   });
 
   afterAll(async () => {
@@ -75,7 +75,7 @@ describe.skipIf(skipRedis)('RedisStore against the real Redis', () => {
       fc.asyncProperty(limitsArb, fc.array(opArb, { minLength: 1, maxLength: 60 }), async (l, ops) => {
         const ip = `198.51.100.${++run % 250}-${run}`;
         const redis = open(l);
-        await new Promise<void>((resolve) => (redis.ready ? resolve() : redis.redis.once('ready', () => resolve())));
+        await whenReady(redis.redis);
         const memory = new MemoryStore(l);
         let now = 1_700_000_000_000;
         let banUntil = 0;
@@ -123,7 +123,7 @@ describe.skipIf(skipRedis)('RedisStore against the real Redis', () => {
   it('like the pure bucket, refills nothing when the clock steps back (another instance running behind)', async () => {
     const l = { ...limits, floodMax: 1_000 };
     const redis = open(l);
-    await new Promise<void>((resolve) => (redis.ready ? resolve() : redis.redis.once('ready', () => resolve())));
+    await whenReady(redis.redis);
     const memory = new MemoryStore(l);
     const ip = '203.0.113.40';
     const t = 1_700_000_000_000;
@@ -137,7 +137,7 @@ describe.skipIf(skipRedis)('RedisStore against the real Redis', () => {
   it('expires a record when it turns stale, so a quiet address costs Redis nothing', async () => {
     const c = new RedisStore(REDIS_URL, limits, { keyPrefix: prefix });
     stores.push(c);
-    await new Promise<void>((resolve) => c.redis.once('ready', () => resolve()));
+    await whenReady(c.redis);
     await c.hit('203.0.113.50', 1_000_000); // only a flood-log entry: quiet 5 s later
     const ttl = await c.redis.pttl(`${prefix}ip:{203.0.113.50}`);
     expect(ttl).toBeGreaterThan(4_000);

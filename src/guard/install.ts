@@ -1,0 +1,174 @@
+/**
+ * installGuard: the Fastify side of the pre-upgrade guard. It only gathers inputs and carries
+ * out verdicts; the decisions are in decide.ts and credentials.ts, the state in the store.
+ *
+ * One root `onRequest` hook, so it runs before body parsing on every route:
+ * - Stream upgrades (`GET /twilio/stream/:token`): credentials first. A valid token (and a valid
+ *   upgrade signature when one is sent) is limited only by capacity (503/429) and single use
+ *   (409), never by its IP's record or rate: Twilio's media servers share egress IPs with other
+ *   Twilio customers. Anything else is anonymous: 403 under a ban, 429 over budget, 503 while
+ *   draining, else 401 and a cooldown on the IP, so the next try is a cheap 403.
+ * - Other requests: early 403 for a banned IP and the flood rule; a POST carrying
+ *   X-Twilio-Signature is let through to its route, which verifies it after parsing the body
+ *   and calls `reportRejectedCredential` on failure.
+ *
+ * Every store call is bounded (resilient-store.ts), so the hook always finishes.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { CallRegistry } from '../call-registry.js';
+import { publicWsBase, type Config } from '../config.js';
+import type { Metrics } from '../metrics.js';
+import type { StreamAuth } from '../stream/route.js';
+import { agentKey, clientKey, ipHasher } from './client-ip.js';
+import { checkStreamCredentials, streamTokenOf, tokenId, type CredentialRejection } from './credentials.js';
+import type { GateVerdict } from './decide.js';
+import { guardLimits } from './limits.js';
+import { MemoryStore } from './memory-store.js';
+import type { BanVerdict } from './penalty.js';
+import { destroyUpgradeSocket, isUpgrade, refuse, type RefusalStatus } from './refuse.js';
+import { ResilientStore } from './resilient-store.js';
+import type { GuardStore } from './store.js';
+
+export interface GuardOptions {
+  readonly config: Config;
+  readonly registry: CallRegistry;
+  readonly metrics: Metrics;
+  /** Memory (used as is) or a shared backend such as RedisStore (wrapped with a deadline and a memory fallback). */
+  readonly store: GuardStore;
+  /** Wall clock, ms. @default Date.now */
+  readonly now?: () => number;
+  /** Longest wait for a shared store per call, ms. @default 50 */
+  readonly deadlineMs?: number;
+  /** While a shared store fails, how often to try it again, ms. @default 1_000 */
+  readonly probeIntervalMs?: number;
+  /** Where the stream WebSocket lives. @default '/twilio/stream' */
+  readonly streamPath?: string;
+}
+
+export interface Guard {
+  /** The store answers (always true in memory); /readyz reports 503 when false. */
+  readonly healthy: boolean;
+  /**
+   * A credential was rejected after the guard let the request through (a webhook's bad
+   * signature): counts `rejections{reason}` and starts a cooldown on the source IP.
+   */
+  reportRejectedCredential(request: FastifyRequest, reason: CredentialRejection | 'missing_signature'): void;
+  /** Closes the store (the Redis connection). */
+  close(): Promise<void>;
+}
+
+/** What the stream route receives; `slot` is released when the TCP socket closes. */
+export type GuardedStreamAuth = StreamAuth & { readonly slot: { readonly ip: string; release(): void } };
+
+export function installGuard(app: FastifyInstance, opts: GuardOptions): Guard {
+  const { config, registry, metrics } = opts;
+  const clock = opts.now ?? Date.now;
+  const streamPath = opts.streamPath ?? '/twilio/stream';
+  const streamUrlBase = publicWsBase(config) + streamPath;
+  const hashIp = ipHasher(config.streamSecret);
+  const store =
+    opts.store instanceof MemoryStore
+      ? opts.store
+      : new ResilientStore(opts.store, new MemoryStore(guardLimits(config)), {
+          deadlineMs: opts.deadlineMs,
+          probeIntervalMs: opts.probeIntervalMs,
+          log: app.log,
+          metrics,
+        });
+
+  // Pre-bound counters: a refusal during a flood costs one addition, not a label lookup.
+  const rejected = new Map<string, { inc(): void }>();
+  const count = (reason: string): void => {
+    let child = rejected.get(reason);
+    if (child === undefined) rejected.set(reason, (child = metrics.rejections.labels(reason)));
+    child.inc();
+  };
+
+  const say = (request: FastifyRequest, reply: FastifyReply, ip: string, status: RefusalStatus, reason: string, retryAfterMs?: number): void => {
+    count(reason);
+    request.log.debug({ ip, status, reason }, 'guard refused');
+    refuse(reply, status, reason, retryAfterMs);
+  };
+
+  /** New bans: first cooldowns at debug (one per offending IP); floods and escalations at info, IP hashed. */
+  const logBan = (request: FastifyRequest, ip: string, ban: BanVerdict | undefined, cause: string, now: number): void => {
+    if (ban?.fresh !== true) return;
+    const fields = { ipHash: hashIp(ip), cause, label: ban.label, seconds: Math.ceil((ban.until - now) / 1000), strikes: ban.strikes };
+    if (ban.strikes > 1 || cause === 'flood') request.log.info(fields, 'guard ban');
+    else request.log.debug({ ...fields, ip }, 'guard cooldown');
+  };
+
+  const refuseGate = (request: FastifyRequest, reply: FastifyReply, ip: string, verdict: GateVerdict & { ok: false }, now: number): void => {
+    logBan(request, ip, verdict.ban, verdict.reason, now);
+    say(request, reply, ip, verdict.status, verdict.reason, verdict.retryAfterMs);
+  };
+
+  async function gateStream(request: FastifyRequest, reply: FastifyReply, ip: string, token: string, now: number): Promise<void> {
+    const credentials = checkStreamCredentials({
+      streamSecret: config.streamSecret,
+      twilioAuthToken: config.twilioAuthToken,
+      streamUrlBase,
+      token,
+      signature: request.headers['x-twilio-signature'],
+      now,
+    });
+
+    if (!credentials.ok) {
+      const verdict = await store.attempt(ip, agentKey(ip, request.headers['user-agent']), now, !registry.draining);
+      if (!verdict.ok) return refuseGate(request, reply, ip, verdict, now);
+      if (registry.draining) return say(request, reply, ip, 503, 'draining');
+      logBan(request, ip, verdict.ban, credentials.reason, now);
+      return say(request, reply, ip, 401, credentials.reason);
+    }
+
+    // Valid credentials: capacity first (local and cheap), then single use, then the slot.
+    if (registry.live >= config.maxCalls) return say(request, reply, ip, 503, 'capacity');
+    if (registry.streamsFrom(ip) >= config.maxStreamsPerIp) return say(request, reply, ip, 429, 'ip_cap');
+    if (!(await store.claimToken(tokenId(credentials.callSid, credentials.expiresAt), credentials.expiresAt * 1000, now))) {
+      return say(request, reply, ip, 409, 'token_reused');
+    }
+    // Authoritative and synchronous: two upgrades racing for the last slot cannot both get it.
+    const slot = registry.tryAcquire(ip);
+    if (slot === 'capacity') return say(request, reply, ip, 503, 'capacity');
+    if (slot === 'ip_cap') return say(request, reply, ip, 429, 'ip_cap');
+    // Held until the TCP socket closes, so the caps count real sockets whatever the route does.
+    const socket = request.raw.socket;
+    socket.once('close', () => slot.release());
+    if (socket.destroyed) slot.release(); // the client left during the claim
+    const auth: GuardedStreamAuth = { callSid: credentials.callSid, token, expiresAt: credentials.expiresAt, slot };
+    request.streamAuth = auth;
+    request.log.debug({ callSid: credentials.callSid }, 'stream upgrade admitted');
+  }
+
+  if (!app.hasRequestDecorator('streamAuth')) app.decorateRequest('streamAuth', undefined);
+
+  app.addHook('onRequest', async (request, reply) => {
+    const now = Math.floor(clock());
+    // request.ip is undefined only if the socket is already gone; judge it under one key then.
+    const ip = clientKey((request.ip as string | undefined) ?? 'unknown');
+    const token = streamTokenOf(request.url, streamPath);
+    if (token !== undefined && isUpgrade(request.raw)) return gateStream(request, reply, ip, token, now);
+    // Signed webhooks: Twilio's shared IPs must not be locked out; the route verifies and reports.
+    if (request.method === 'POST' && request.headers['x-twilio-signature'] !== undefined) return;
+    const verdict = await store.hit(ip, now);
+    if (!verdict.ok) refuseGate(request, reply, ip, verdict, now);
+  });
+
+  app.addHook('onResponse', (request, _reply, done) => {
+    destroyUpgradeSocket(request.raw);
+    done();
+  });
+
+  return {
+    get healthy() {
+      return store instanceof ResilientStore ? store.healthy : true;
+    },
+    reportRejectedCredential(request, reason) {
+      count(reason);
+      const ip = clientKey((request.ip as string | undefined) ?? 'unknown');
+      const now = Math.floor(clock());
+      void store.penalize(ip, now).then((ban) => logBan(request, ip, ban, reason, now));
+    },
+    close: () => store.close(),
+  };
+}

@@ -1,0 +1,183 @@
+/**
+ * Makes a guard store safe to await in a request hook: every call answers within `deadlineMs`,
+ * from memory when the backend (Redis) fails or is slow, so a socket never hangs on the guard.
+ *
+ * A small circuit breaker keeps an outage cheap: after a failure the backend is skipped, except
+ * for one probe per `probeIntervalMs`, so a Redis that hangs costs one deadline per interval
+ * rather than one per request, and ioredis's pending-command queue cannot grow with the flood.
+ * The outage is logged once (warn) and its recovery once (info); every failed call is counted
+ * in `guardStoreErrors{op}`. Recovery needs no restart: ioredis reconnects by itself and the
+ * next probe closes the breaker.
+ *
+ * While the backend answers, used tokens and bans it reports are also written to memory, so
+ * during an outage this instance still refuses replays and addresses it has seen banned.
+ */
+import { performance } from 'node:perf_hooks';
+import type { FastifyBaseLogger } from 'fastify';
+import type { Metrics } from '../metrics.js';
+import type { GateVerdict } from './decide.js';
+import type { MemoryStore } from './memory-store.js';
+import type { BanVerdict } from './penalty.js';
+import type { GuardStore, StoreOp } from './store.js';
+
+export type GuardLog = Pick<FastifyBaseLogger, 'warn' | 'info' | 'debug'>;
+
+export interface ResilientStoreOptions {
+  /** Longest wait for the backend per call, ms. @default 50 */
+  readonly deadlineMs?: number;
+  /** While the backend is failing, how often one call may try it again, ms. @default 1_000 */
+  readonly probeIntervalMs?: number;
+  readonly log: GuardLog;
+  readonly metrics?: Pick<Metrics, 'guardStoreErrors'> | undefined;
+}
+
+/** A backend that can say it is disconnected without being asked (ioredis status). */
+export type Backend = GuardStore & { readonly ready?: boolean };
+
+export class DeadlineError extends Error {
+  readonly code = 'VB_ERR_GUARD_DEADLINE';
+  constructor(ms: number) {
+    super(`guard store did not answer within ${ms} ms`);
+  }
+}
+
+/** Resolves or rejects like `promise`, or rejects with DeadlineError after `ms`; always clears its timer. */
+export function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new DeadlineError(ms)), ms);
+  });
+  return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
+}
+
+export class ResilientStore implements GuardStore {
+  readonly #primary: Backend;
+  readonly #memory: MemoryStore;
+  readonly #deadlineMs: number;
+  readonly #probeIntervalMs: number;
+  readonly #log: GuardLog;
+  readonly #metrics: Pick<Metrics, 'guardStoreErrors'> | undefined;
+  /** Breaker open: the backend failed and has not answered since. */
+  #open = false;
+  /** performance.now() of the last try while open (I/O timing, so not the decision clock). */
+  #lastTry = 0;
+  #probing = false;
+
+  constructor(primary: Backend, memory: MemoryStore, opts: ResilientStoreOptions) {
+    this.#primary = primary;
+    this.#memory = memory;
+    this.#deadlineMs = opts.deadlineMs ?? 50;
+    this.#probeIntervalMs = opts.probeIntervalMs ?? 1_000;
+    this.#log = opts.log;
+    this.#metrics = opts.metrics;
+  }
+
+  /**
+   * The backend is connected and answering. Reading it (as /readyz does) also probes a failed
+   * backend, at most once per probe interval, so readiness recovers even with no traffic.
+   */
+  get healthy(): boolean {
+    if (this.#open && this.#tryDue()) void this.#run('ping', () => this.#primary.ping(), () => undefined);
+    return !this.#open && this.#primary.ready !== false;
+  }
+
+  hit(ip: string, now: number): Promise<GateVerdict> {
+    return this.#run(
+      'hit',
+      () => this.#primary.hit(ip, now),
+      () => this.#memory.hitSync(ip, now),
+      (v) => this.#remember(ip, v, now),
+    );
+  }
+
+  attempt(ip: string, agent: string, now: number, penalize: boolean): Promise<GateVerdict> {
+    return this.#run(
+      'attempt',
+      () => this.#primary.attempt(ip, agent, now, penalize),
+      () => this.#memory.attemptSync(ip, agent, now, penalize),
+      (v) => this.#remember(ip, v, now),
+    );
+  }
+
+  penalize(ip: string, now: number): Promise<BanVerdict> {
+    return this.#run(
+      'penalize',
+      () => this.#primary.penalize(ip, now),
+      () => this.#memory.penalizeSync(ip, now),
+      (v) => this.#memory.rememberBan(ip, v, now),
+    );
+  }
+
+  claimToken(id: string, expiresAtMs: number, now: number): Promise<boolean> {
+    return this.#run(
+      'claim',
+      () => this.#primary.claimToken(id, expiresAtMs, now),
+      () => this.#memory.claimTokenSync(id, expiresAtMs, now),
+      (first) => {
+        if (first) this.#memory.claimTokenSync(id, expiresAtMs, now);
+      },
+    );
+  }
+
+  ping(): Promise<void> {
+    return this.#run('ping', () => this.#primary.ping(), () => undefined);
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([this.#primary.close(), this.#memory.close()]);
+  }
+
+  #tryDue(): boolean {
+    return !this.#probing && performance.now() - this.#lastTry >= this.#probeIntervalMs;
+  }
+
+  async #run<T>(op: StoreOp, primary: () => Promise<T>, fallback: () => T, mirror?: (result: T) => void): Promise<T> {
+    if (this.#open) {
+      if (!this.#tryDue()) return fallback();
+      this.#probing = true;
+      this.#lastTry = performance.now();
+    }
+    try {
+      const result = await withDeadline(primary(), this.#deadlineMs);
+      this.#recovered();
+      mirror?.(result);
+      return result;
+    } catch (err) {
+      this.#failed(op, err);
+      return fallback();
+    } finally {
+      this.#probing = false;
+    }
+  }
+
+  #failed(op: StoreOp, err: unknown): void {
+    this.#metrics?.guardStoreErrors.labels(op).inc();
+    if (this.#open) return;
+    this.#open = true;
+    this.#lastTry = performance.now();
+    const reason = err instanceof Error ? err.message : String(err);
+    this.#log.warn({ op, reason }, 'guard store unavailable: deciding from memory until it recovers');
+  }
+
+  #recovered(): void {
+    if (!this.#open) return;
+    this.#open = false;
+    this.#log.info('guard store recovered: shared decisions again');
+  }
+
+  /** Keeps a ban the backend reported, for use during a later outage. */
+  #remember(ip: string, verdict: GateVerdict, now: number): void {
+    if (verdict.ok) {
+      if (verdict.ban?.fresh === true) this.#memory.rememberBan(ip, verdict.ban, now);
+      return;
+    }
+    if (verdict.status !== 403) return;
+    const ban: BanVerdict = verdict.ban ?? {
+      until: now + verdict.retryAfterMs,
+      strikes: 1,
+      label: verdict.reason === 'cooldown' ? 'cooldown' : 'banned',
+      fresh: false,
+    };
+    this.#memory.rememberBan(ip, ban, now);
+  }
+}
