@@ -63,6 +63,14 @@ describe('closing the app', () => {
     bridge = undefined;
   });
 
+  it('while draining, a refused upgrade gets a plain HTTP status and its socket is closed by the server', async () => {
+    bridge = await startBridge();
+    bridge.app.registry.startDrain();
+    const refused = await rawUpgrade(bridge.port, '/twilio/stream/forged.token');
+    expect(refused.response).toMatch(/^HTTP\/1\.1 (401|403|503) /);
+    expect(refused.ended).toBe(true);
+  });
+
   it('destroys upgrade sockets that Fastify refuses with 503 while closing', async () => {
     bridge = await startBridge();
     const { port } = bridge;
