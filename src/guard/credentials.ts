@@ -34,12 +34,15 @@ export function checkStreamCredentials(input: CredentialInput): CredentialVerdic
   if (!token.ok) return { ok: false, reason: token.reason === 'expired' ? 'expired_token' : 'bad_token' };
   // base64url decoding ignores a trailing partial character, so `token + 'x'` (and other spellings
   // of the last character) decode to the same bytes. Only the canonical spelling is accepted.
-  if (Buffer.from(input.token, 'base64url').toString('base64url') !== input.token) return { ok: false, reason: 'bad_token' };
+  const canonical = Buffer.from(input.token, 'base64url').toString('base64url');
+  if (canonical !== input.token) return { ok: false, reason: 'bad_token' };
   if (input.signature !== undefined && input.twilioAuthToken) {
     const signature = typeof input.signature === 'string' ? input.signature : undefined;
     // Twilio signs the URL it connected to, with no parameters (SPEC: "Stream credentials").
     const url = `${input.streamUrlBase}/${input.token}`;
-    if (!isValidTwilioSignature(input.twilioAuthToken, signature, url, {})) return { ok: false, reason: 'bad_signature' };
+    if (!isValidTwilioSignature(input.twilioAuthToken, signature, url, {})) {
+      return { ok: false, reason: 'bad_signature' };
+    }
   }
   return { ok: true, callSid: token.callSid, expiresAt: token.expiresAt };
 }

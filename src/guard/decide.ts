@@ -43,7 +43,8 @@ export type GateVerdict =
     };
 
 function refusedByBan(penalty: PenaltyState, now: number, automated: boolean): GateVerdict {
-  return { ok: false, status: 403, reason: automated ? 'automated_tool' : penalty.label, retryAfterMs: penalty.until - now };
+  const reason = automated ? 'automated_tool' : penalty.label;
+  return { ok: false, status: 403, reason, retryAfterMs: penalty.until - now };
 }
 
 /** Ban check, then the flood rule. Shared by every request and every anonymous attempt. */

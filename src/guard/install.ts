@@ -8,9 +8,9 @@
  *   (409), never by its IP's record or rate: Twilio's media servers share egress IPs with other
  *   Twilio customers. Anything else is anonymous: 403 under a ban, 429 over budget, 503 while
  *   draining, else 401 and a cooldown on the IP, so the next try is a cheap 403.
- * - Other requests: early 403 for a banned IP and the flood rule; a POST carrying
- *   X-Twilio-Signature is let through to its route, which verifies it after parsing the body
- *   and calls `reportRejectedCredential` on failure.
+ * - Other requests: early 403 for a banned IP and the flood rule; a webhook POST (under
+ *   /twilio/) carrying X-Twilio-Signature is let through to its route, which verifies it after
+ *   parsing the body and calls `reportRejectedCredential` on failure.
  *
  * Every store call is bounded (resilient-store.ts), so the hook always finishes.
  */
@@ -43,6 +43,11 @@ export interface GuardOptions {
   readonly probeIntervalMs?: number;
   /** Where the stream WebSocket lives. @default '/twilio/stream' */
   readonly streamPath?: string;
+  /**
+   * POSTs under this prefix carrying X-Twilio-Signature skip the flood rule and IP bans (their
+   * route verifies the signature). Elsewhere the header earns nothing. @default '/twilio/'
+   */
+  readonly webhookPrefix?: string;
 }
 
 export interface Guard {
@@ -57,6 +62,9 @@ export interface Guard {
   close(): Promise<void>;
 }
 
+/** request.ip is undefined only once the socket is gone; such requests share one key. */
+const ipOf = (request: FastifyRequest): string => clientKey((request.ip as string | undefined) ?? 'unknown');
+
 /** What the stream route receives; `slot` is released when the TCP socket closes. */
 export type GuardedStreamAuth = StreamAuth & { readonly slot: { readonly ip: string; release(): void } };
 
@@ -64,6 +72,7 @@ export function installGuard(app: FastifyInstance, opts: GuardOptions): Guard {
   const { config, registry, metrics } = opts;
   const clock = opts.now ?? Date.now;
   const streamPath = opts.streamPath ?? '/twilio/stream';
+  const webhookPrefix = opts.webhookPrefix ?? '/twilio/';
   const streamUrlBase = publicWsBase(config) + streamPath;
   const hashIp = ipHasher(config.streamSecret);
   const store =
@@ -84,26 +93,37 @@ export function installGuard(app: FastifyInstance, opts: GuardOptions): Guard {
     child.inc();
   };
 
-  const say = (request: FastifyRequest, reply: FastifyReply, ip: string, status: RefusalStatus, reason: string, retryAfterMs?: number): void => {
+  /** One request being judged. */
+  interface Judged {
+    readonly request: FastifyRequest;
+    readonly reply: FastifyReply;
+    readonly ip: string;
+    readonly now: number;
+  }
+
+  const say = (at: Judged, status: RefusalStatus, reason: string, retryAfterMs?: number): void => {
     count(reason);
-    request.log.debug({ ip, status, reason }, 'guard refused');
-    refuse(reply, status, reason, retryAfterMs);
+    at.request.log.debug({ ip: at.ip, status, reason }, 'guard refused');
+    refuse(at.reply, status, reason, retryAfterMs);
   };
 
-  /** New bans: first cooldowns at debug (one per offending IP); floods and escalations at info, IP hashed. */
-  const logBan = (request: FastifyRequest, ip: string, ban: BanVerdict | undefined, cause: string, now: number): void => {
+  /** New bans: a first cooldown at debug (one per offending IP); floods and escalations at info, IP hashed. */
+  type LogBan = (request: FastifyRequest, ip: string, now: number, ban: BanVerdict | undefined, cause: string) => void;
+  const logBan: LogBan = (request, ip, now, ban, cause) => {
     if (ban?.fresh !== true) return;
-    const fields = { ipHash: hashIp(ip), cause, label: ban.label, seconds: Math.ceil((ban.until - now) / 1000), strikes: ban.strikes };
+    const seconds = Math.ceil((ban.until - now) / 1000);
+    const fields = { ipHash: hashIp(ip), cause, label: ban.label, seconds, strikes: ban.strikes };
     if (ban.strikes > 1 || cause === 'flood') request.log.info(fields, 'guard ban');
     else request.log.debug({ ...fields, ip }, 'guard cooldown');
   };
 
-  const refuseGate = (request: FastifyRequest, reply: FastifyReply, ip: string, verdict: GateVerdict & { ok: false }, now: number): void => {
-    logBan(request, ip, verdict.ban, verdict.reason, now);
-    say(request, reply, ip, verdict.status, verdict.reason, verdict.retryAfterMs);
+  const refuseGate = (at: Judged, verdict: GateVerdict & { ok: false }): void => {
+    logBan(at.request, at.ip, at.now, verdict.ban, verdict.reason);
+    say(at, verdict.status, verdict.reason, verdict.retryAfterMs);
   };
 
-  async function gateStream(request: FastifyRequest, reply: FastifyReply, ip: string, token: string, now: number): Promise<void> {
+  async function gateStream(at: Judged, token: string): Promise<void> {
+    const { request, ip, now } = at;
     const credentials = checkStreamCredentials({
       streamSecret: config.streamSecret,
       twilioAuthToken: config.twilioAuthToken,
@@ -114,23 +134,24 @@ export function installGuard(app: FastifyInstance, opts: GuardOptions): Guard {
     });
 
     if (!credentials.ok) {
-      const verdict = await store.attempt(ip, agentKey(ip, request.headers['user-agent']), now, !registry.draining);
-      if (!verdict.ok) return refuseGate(request, reply, ip, verdict, now);
-      if (registry.draining) return say(request, reply, ip, 503, 'draining');
-      logBan(request, ip, verdict.ban, credentials.reason, now);
-      return say(request, reply, ip, 401, credentials.reason);
+      const agent = agentKey(ip, request.headers['user-agent']);
+      const verdict = await store.attempt(ip, agent, now, !registry.draining);
+      if (!verdict.ok) return refuseGate(at, verdict);
+      if (registry.draining) return say(at, 503, 'draining');
+      logBan(request, ip, now, verdict.ban, credentials.reason);
+      return say(at, 401, credentials.reason);
     }
 
     // Valid credentials: capacity first (local and cheap), then single use, then the slot.
-    if (registry.live >= config.maxCalls) return say(request, reply, ip, 503, 'capacity');
-    if (registry.streamsFrom(ip) >= config.maxStreamsPerIp) return say(request, reply, ip, 429, 'ip_cap');
-    if (!(await store.claimToken(tokenId(credentials.callSid, credentials.expiresAt), credentials.expiresAt * 1000, now))) {
-      return say(request, reply, ip, 409, 'token_reused');
-    }
+    // (A token claimed and then refused for capacity stays used: Twilio does not retry a stream.)
+    if (registry.live >= config.maxCalls) return say(at, 503, 'capacity');
+    if (registry.streamsFrom(ip) >= config.maxStreamsPerIp) return say(at, 429, 'ip_cap');
+    const id = tokenId(credentials.callSid, credentials.expiresAt);
+    if (!(await store.claimToken(id, credentials.expiresAt * 1000, now))) return say(at, 409, 'token_reused');
     // Authoritative and synchronous: two upgrades racing for the last slot cannot both get it.
     const slot = registry.tryAcquire(ip);
-    if (slot === 'capacity') return say(request, reply, ip, 503, 'capacity');
-    if (slot === 'ip_cap') return say(request, reply, ip, 429, 'ip_cap');
+    if (slot === 'capacity') return say(at, 503, 'capacity');
+    if (slot === 'ip_cap') return say(at, 429, 'ip_cap');
     // Held until the TCP socket closes, so the caps count real sockets whatever the route does.
     const socket = request.raw.socket;
     socket.once('close', () => slot.release());
@@ -143,15 +164,14 @@ export function installGuard(app: FastifyInstance, opts: GuardOptions): Guard {
   if (!app.hasRequestDecorator('streamAuth')) app.decorateRequest('streamAuth', undefined);
 
   app.addHook('onRequest', async (request, reply) => {
-    const now = Math.floor(clock());
-    // request.ip is undefined only if the socket is already gone; judge it under one key then.
-    const ip = clientKey((request.ip as string | undefined) ?? 'unknown');
+    const at: Judged = { request, reply, ip: ipOf(request), now: Math.floor(clock()) };
     const token = streamTokenOf(request.url, streamPath);
-    if (token !== undefined && isUpgrade(request.raw)) return gateStream(request, reply, ip, token, now);
+    if (token !== undefined && isUpgrade(request.raw)) return gateStream(at, token);
     // Signed webhooks: Twilio's shared IPs must not be locked out; the route verifies and reports.
-    if (request.method === 'POST' && request.headers['x-twilio-signature'] !== undefined) return;
-    const verdict = await store.hit(ip, now);
-    if (!verdict.ok) refuseGate(request, reply, ip, verdict, now);
+    const signed = request.headers['x-twilio-signature'] !== undefined;
+    if (signed && request.method === 'POST' && request.url.startsWith(webhookPrefix)) return;
+    const verdict = await store.hit(at.ip, at.now);
+    if (!verdict.ok) refuseGate(at, verdict);
   });
 
   app.addHook('onResponse', (request, _reply, done) => {
@@ -165,9 +185,9 @@ export function installGuard(app: FastifyInstance, opts: GuardOptions): Guard {
     },
     reportRejectedCredential(request, reason) {
       count(reason);
-      const ip = clientKey((request.ip as string | undefined) ?? 'unknown');
+      const ip = ipOf(request);
       const now = Math.floor(clock());
-      void store.penalize(ip, now).then((ban) => logBan(request, ip, ban, reason, now));
+      void store.penalize(ip, now).then((ban) => logBan(request, ip, now, ban, reason));
     },
     close: () => store.close(),
   };

@@ -59,7 +59,8 @@ export function ban(
   limits: PenaltyLimits,
 ): { verdict: BanVerdict; nextState: PenaltyState | undefined } {
   if (state !== undefined && state.until > now) {
-    return { verdict: { until: state.until, strikes: state.strikes, label: state.label, fresh: false }, nextState: state };
+    const verdict = { until: state.until, strikes: state.strikes, label: state.label, fresh: false };
+    return { verdict, nextState: state };
   }
   const base = cause === 'credential' ? limits.cooldownMs : limits.floodBlockMs;
   // REJECT_COOLDOWN_SECONDS=0: no ban and no strike. (The verdict must not echo an expired

@@ -85,7 +85,10 @@ local function load_ip(key)
   if v[3] then
     for t in string.gmatch(v[3], '[^,]+') do log[#log + 1] = tonumber(t) end
   end
-  return { bl = tonumber(v[1]), bt = tonumber(v[2]), log = log, pu = tonumber(v[4]), ps = tonumber(v[5]), pk = v[6] or nil }
+  return {
+    bl = tonumber(v[1]), bt = tonumber(v[2]), log = log,
+    pu = tonumber(v[4]), ps = tonumber(v[5]), pk = v[6] or nil,
+  }
 end
 
 -- decide.ts ipStaleAt / agentStaleAt, then store or drop the record.

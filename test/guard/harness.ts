@@ -83,7 +83,8 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   app.post('/twilio/voice', async (request, reply) => {
     const signature = request.headers['x-twilio-signature'];
     const body = (request.body ?? {}) as Record<string, string>;
-    const ok = twilio.validateRequest(config.twilioAuthToken!, typeof signature === 'string' ? signature : '', config.publicUrl + request.url, body);
+    const given = typeof signature === 'string' ? signature : '';
+    const ok = twilio.validateRequest(config.twilioAuthToken!, given, config.publicUrl + request.url, body);
     if (!ok) {
       guard.reportRejectedCredential(request, 'bad_signature');
       return reply.code(403).send({ error: 'Forbidden', reason: 'bad_signature' });
@@ -146,7 +147,8 @@ export function upgrade(
       res.once('end', () => {
         req.destroy();
         const text = Buffer.concat(chunks).toString('utf8');
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text ? (JSON.parse(text) as Record<string, unknown>) : undefined });
+        const body = text ? (JSON.parse(text) as Record<string, unknown>) : undefined;
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body });
       });
     });
     ws.once('error', (err) => reject(err));

@@ -148,11 +148,13 @@ describe('stream upgrades: valid credentials', () => {
   it('checks the upgrade signature when one is sent: valid → 101, forged → 401 bad_signature', async () => {
     const h = await harness();
     const good = tokenFor(h).token;
-    const ok = await upgrade(h, `/twilio/stream/${good}`, { from: '127.0.0.17', headers: { 'x-twilio-signature': upgradeSignature(h.config, good) } });
+    const signed = { 'x-twilio-signature': upgradeSignature(h.config, good) };
+    const ok = await upgrade(h, `/twilio/stream/${good}`, { from: '127.0.0.17', headers: signed });
     expect(ok.status).toBe(101);
     await hangUp(ok.ws);
     const other = tokenFor(h).token;
-    const forged = await upgrade(h, `/twilio/stream/${other}`, { from: '127.0.0.18', headers: { 'x-twilio-signature': upgradeSignature(h.config, good) } });
+    // The signature of another token's URL.
+    const forged = await upgrade(h, `/twilio/stream/${other}`, { from: '127.0.0.18', headers: signed });
     expect(forged.status).toBe(401);
     expect(forged.body).toMatchObject({ reason: 'bad_signature' });
   });
@@ -186,7 +188,8 @@ describe('every route', () => {
     expect(flood.headers['retry-after']).toBe('300');
     expect(flood.headers.connection).toBe('close');
     h.clock += 1_000;
-    const banned = await httpCall(h, 'POST', '/twilio/voice', { from: '127.0.0.20', body: 'a=b', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    const form = { 'content-type': 'application/x-www-form-urlencoded' };
+    const banned = await httpCall(h, 'POST', '/twilio/voice', { from: '127.0.0.20', body: 'a=b', headers: form });
     expect(banned.status).toBe(403);
     expect(banned.body).toEqual({ error: 'Forbidden', reason: 'banned' });
     expect(banned.headers['retry-after']).toBe('299');
@@ -216,6 +219,14 @@ describe('every route', () => {
     // …which never stops a correctly signed webhook from the same (shared) IP.
     expect((await post()).status).toBe(200);
     expect(await rejectionCounts(h.metrics)).toMatchObject({ bad_signature: 1, cooldown: 1 });
+  });
+
+  it('the signature header buys nothing outside the webhooks', async () => {
+    const h = await harness();
+    const headers = { 'content-type': 'application/json', 'x-twilio-signature': 'AAAA' };
+    const post = () => httpCall(h, 'POST', '/calls', { from: '127.0.0.22', body: '{}', headers });
+    for (let i = 0; i < 20; i++) expect((await post()).status).toBe(404); // no such route here; the guard let it by
+    expect((await post()).status).toBe(403);
   });
 });
 

@@ -62,7 +62,10 @@ describe.skipIf(skipRedis)('RedisStore against the real Redis', () => {
         kind: fc.constant('gap' as const),
         ms: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 300 }), fc.integer({ min: 0, max: 60_000 })),
       }),
-      fc.record({ kind: fc.constantFrom('window' as const, 'banEnd' as const, 'strikeEdge' as const), ms: fc.integer({ min: -1, max: 1 }) }),
+      fc.record({
+        kind: fc.constantFrom('window' as const, 'banEnd' as const, 'strikeEdge' as const),
+        ms: fc.integer({ min: -1, max: 1 }),
+      }),
     );
     const opArb = fc.record({
       step: stepArb,
