@@ -69,6 +69,7 @@ export function createCallControl(opts: CallControlOptions): CallControl {
         tools: declarations,
         greetingFor: (callSid) => greetings.take(callSid, now()) ?? config.greeting,
         log,
+        now,
         prewarmTimeoutMs: opts.prewarmTimeoutMs,
       });
   if (!rest) log.info('TWILIO_ACCOUNT_SID/TWILIO_AUTH_TOKEN not set: no outbound calls, no end_call/transfer_call tools');

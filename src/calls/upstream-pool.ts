@@ -20,6 +20,7 @@ import type { CallRegistry, Reservation } from '../call-registry.js';
 import { connectRealtime, type UpstreamHandle, type UpstreamProvider } from '../stream/upstream.js';
 import { greetingResponse, parseServerEvent, sessionUpdate, type ToolDeclaration } from '../stream/realtime-events.js';
 import { closeWithin, SOCKET_CLOSE_GRACE_MS } from '../stream/socket-close.js';
+import { watchSessionExpiry } from './session-expiry.js';
 
 /** A pre-warmed session not adopted by a stream within this long is closed, in ms. */
 export const PREWARM_TIMEOUT_MS = 15_000;
@@ -35,6 +36,8 @@ export interface UpstreamPoolOptions {
   readonly prewarmTimeoutMs?: number;
   /** Opens a Realtime socket. @default connectRealtime(config) */
   readonly connect?: () => WebSocket;
+  /** Wall clock, ms (the session's expires_at is wall-clock time). @default Date.now */
+  readonly now?: () => number;
 }
 
 interface Warm {
@@ -80,6 +83,7 @@ export class UpstreamPool {
       return false;
     }
     const socket = this.#connect();
+    this.#watchExpiry(socket, log);
     const configure = () => socket.send(sessionUpdate(this.#opts.config, this.#opts.tools));
     const onMessage = (data: RawData) => {
       // Before adoption nothing else reads this socket; its complaints must not go unseen.
@@ -145,11 +149,21 @@ export class UpstreamPool {
     }
     const startedAt = performance.now();
     const socket = this.#connect();
+    this.#watchExpiry(socket, this.#opts.log.child({ callSid }));
     socket.once('open', () => {
       socket.send(sessionUpdate(this.#opts.config, this.#opts.tools));
       sendGreeting(socket);
     });
     return { socket, configured: true, startedAt };
+  }
+
+  /** Asks the assistant to wrap up shortly before the session's maximum duration. */
+  #watchExpiry(socket: WebSocket, log: Logger): void {
+    watchSessionExpiry(socket, {
+      log,
+      now: this.#opts.now ?? Date.now,
+      canHangUp: this.#opts.tools.some((t) => t.name === 'end_call'),
+    });
   }
 
   /** Removes `callSid`'s warm entry for adoption: timer cleared, slot handed back, socket kept. */
