@@ -54,6 +54,11 @@ export class CallRegistry extends EventEmitter<{ idle: []; change: [live: number
     return this.#reserved;
   }
 
+  /** Slots held by stream sockets (`live` minus reservations): what the upgrade cap compares. */
+  get streams(): number {
+    return this.#live - this.#reserved;
+  }
+
   streamsFrom(ip: string): number {
     return this.#perIp.get(ip) ?? 0;
   }
@@ -84,7 +89,7 @@ export class CallRegistry extends EventEmitter<{ idle: []; change: [live: number
     // Reservations are left out here: a pre-warmed call's own stream must not be refused because
     // of its own reservation (released when the stream adopts it, a few ms after the upgrade).
     // Admission (canServeNewCall, reserve) counts them, so MAX_CALLS still bounds calls.
-    if (this.#live - this.#reserved >= this.limits.maxCalls) return 'capacity';
+    if (this.streams >= this.limits.maxCalls) return 'capacity';
     const fromIp = this.#perIp.get(ip) ?? 0;
     if (fromIp >= this.limits.maxStreamsPerIp) return 'ip_cap';
     this.#live += 1;

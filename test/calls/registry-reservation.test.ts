@@ -12,6 +12,7 @@ describe('CallRegistry reservations (pre-warmed upstream sessions)', () => {
     expect(b).not.toBe('capacity');
     expect(registry.live).toBe(2);
     expect(registry.reserved).toBe(2);
+    expect(registry.streams).toBe(0);
     // Both admitted calls hold every slot: no third call is admitted…
     expect(registry.canServeNewCall()).toBe('capacity');
     expect(registry.reserve()).toBe('capacity');
