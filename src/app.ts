@@ -10,7 +10,8 @@ import { createLogger } from './log.js';
 import { CallRegistry } from './call-registry.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { registerWebhooks } from './twilio/webhooks.js';
-import { MAX_TOKEN_LENGTH, verifyStreamToken } from './twilio/stream-token.js';
+import { MAX_TOKEN_LENGTH } from './twilio/stream-token.js';
+import { createGuardStore, installGuard, type Guard, type GuardStore } from './guard/index.js';
 import { registerStreamRoute } from './stream/route.js';
 import type { UpstreamProvider } from './stream/upstream.js';
 import { createCallControl } from './calls/call-control.js';
@@ -37,6 +38,8 @@ export interface AppDeps {
   readonly prewarmTimeoutMs?: number;
   /** Interval of the `metrics` log line in ms (tests shorten it). @default 60 000 */
   readonly summaryIntervalMs?: number;
+  /** Where the guard keeps its state. @default Redis when REDIS_URL is set, else memory */
+  readonly guardStore?: GuardStore;
 }
 
 declare module 'fastify' {
@@ -44,6 +47,7 @@ declare module 'fastify' {
     config: Config;
     registry: CallRegistry;
     metrics: Metrics;
+    guard: Guard;
   }
 }
 
@@ -104,13 +108,22 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     },
   });
 
+  // The pre-upgrade guard: hooks on every route, before body parsing and before any upgrade.
+  const guard = installGuard(app, { config, registry, metrics, store: deps.guardStore ?? createGuardStore(config), now });
+  app.decorate('guard', guard);
+  app.addHook('onClose', async () => guard.close());
+
   registerOps(app, { metrics, metricsToken: config.metricsToken, summaryIntervalMs: deps.summaryIntervalMs });
 
   app.get('/healthz', async () => ({ status: 'ok' }));
 
   app.get('/readyz', async (_request, reply) => {
-    if (registry.draining) return reply.code(503).send({ status: 'draining', liveCalls: registry.live });
-    return { status: 'ready', liveCalls: registry.live };
+    // A shared guard store (Redis) that is down is reported but does not make us unready: the
+    // guard answers from memory meanwhile, and one Redis outage must not pull every instance
+    // out of the load balancer at once.
+    const checks = { guardStore: guard.healthy ? 'ok' : 'degraded' };
+    if (registry.draining) return reply.code(503).send({ status: 'draining', liveCalls: registry.live, checks });
+    return { status: guard.healthy ? 'ready' : 'degraded', liveCalls: registry.live, checks };
   });
 
   // Call control: outbound calls, the assistant's tools, per-call greetings, pre-warmed upstreams.
@@ -126,7 +139,13 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     callControl.close();
     done();
   });
-  registerWebhooks(app, { config, registry, now, onTwimlServed: callControl.onTwimlServed });
+  registerWebhooks(app, {
+    config,
+    registry,
+    now,
+    onBadSignature: (request, reason) => guard.reportRejectedCredential(request, reason),
+    onTwimlServed: callControl.onTwimlServed,
+  });
   registerStreamRoute(app, {
     config,
     metrics,
@@ -134,18 +153,6 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     extend: callControl.extend,
   });
   callControl.register(app);
-  // TEMPORARY until the guard lands: verify the path token so the stream route can be exercised.
-  app.addHook('onRequest', (request, reply, done) => {
-    const m = /^\/twilio\/stream\/([^/?]+)/.exec(request.url);
-    if (!m) return done();
-    const verdict = verifyStreamToken(config.streamSecret, m[1], now());
-    if (!verdict.ok) {
-      void reply.code(401).send({ error: 'Unauthorized', reason: verdict.reason });
-      return;
-    }
-    request.streamAuth = { callSid: verdict.callSid, token: m[1]!, expiresAt: verdict.expiresAt };
-    done();
-  });
 
   return app;
 }

@@ -18,6 +18,8 @@ export interface StreamAuth {
   readonly callSid: string;
   readonly token: string;
   readonly expiresAt: number;
+  /** The call slot the guard took; released when the TCP socket closes. */
+  readonly slot?: { readonly ip: string; release(): void };
 }
 
 declare module 'fastify' {

@@ -53,6 +53,9 @@ export function verifyStreamToken(secret: string, token: unknown, nowMs: number)
     return { ok: false, reason: 'malformed' };
   }
   const raw = Buffer.from(token, 'base64url');
+  // base64url has several spellings of the same bytes (a stray trailing character, non-zero
+  // padding bits); only the canonical one is the token, so a re-spelt copy is not a new token.
+  if (raw.toString('base64url') !== token) return { ok: false, reason: 'malformed' };
   if (raw.length < HEADER_BYTES + 1 + MAC_BYTES || raw.readUInt8(0) !== VERSION) {
     return { ok: false, reason: 'malformed' };
   }

@@ -25,7 +25,7 @@ export interface WebhookOptions {
   readonly registry: CallRegistry;
   readonly now: () => number;
   /** Told when a signature fails, so the guard can penalise the source (flood rule, cooldown). */
-  readonly onBadSignature?: (request: FastifyRequest) => void;
+  readonly onBadSignature?: (request: FastifyRequest, reason: 'bad_signature' | 'missing_signature') => void;
   /** Told after stream TwiML is served (pre-warm hooks in here). */
   readonly onTwimlServed?: (event: TwimlServedEvent) => void;
 }
@@ -48,12 +48,13 @@ export function registerWebhooks(app: FastifyInstance, opts: WebhookOptions): vo
     if (isValidTwilioSignature(config.twilioAuthToken, typeof signature === 'string' ? signature : undefined, url, body)) {
       return true;
     }
+    const reason = signature ? 'bad_signature' : 'missing_signature';
     request.log.warn(
-      { reason: signature ? 'bad_signature' : 'missing_signature', route: request.routeOptions.url },
+      { reason, route: request.routeOptions.url },
       'webhook signature rejected (check PUBLIC_URL matches the URL configured in Twilio)',
     );
-    opts.onBadSignature?.(request);
-    void reply.code(403).type('application/json').send({ error: 'Forbidden', reason: 'bad_signature' });
+    opts.onBadSignature?.(request, reason);
+    void reply.code(403).type('application/json').send({ error: 'Forbidden', reason });
     return false;
   }
 

@@ -63,12 +63,14 @@ describe('a call relayed both ways', () => {
     await until(() => conn.appendedBytes >= caller.length, 2000, 'all caller audio upstream');
     expect(conn.appendedAudio().equals(caller)).toBe(true);
     const appends = conn.count('input_audio_buffer.append');
-    expect(appends).toBe(Math.ceil(caller.length / 800));
     expect(appends / audioSeconds(caller.length)).toBeLessThanOrEqual(11);
     const sizes = conn.events
       .filter((e) => e.type === 'input_audio_buffer.append')
       .map((e) => Buffer.from(String(e.audio), 'base64').length);
-    expect(sizes.slice(0, -1).every((s) => s === 800)).toBe(true);
+    // Full 100 ms frames, but for the last one and any frame whose 100 ms deadline passed before
+    // it filled (a Twilio frame late by > 100 ms, e.g. on a loaded test machine): at most a few.
+    expect(sizes.every((s) => s > 0 && s <= 800)).toBe(true);
+    expect(sizes.filter((s) => s !== 800).length).toBeLessThanOrEqual(3);
     await call.hangUp();
   });
 

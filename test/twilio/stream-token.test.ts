@@ -44,6 +44,15 @@ describe('stream tokens', () => {
     expect(verifyStreamToken(TEST_SECRET, raw.toString('base64url'), NOW)).toEqual({ ok: false, reason: 'forged' });
   });
 
+  it('accepts only the canonical spelling', () => {
+    const token = mintStreamToken(TEST_SECRET, CALL_SID, NOW, 300);
+    expect(Buffer.from(token + 'x', 'base64url').equals(Buffer.from(token, 'base64url'))).toBe(true);
+    expect(verifyStreamToken(TEST_SECRET, token + 'x', NOW)).toEqual({ ok: false, reason: 'malformed' });
+    const last = token.at(-1)!;
+    const sibling = token.slice(0, -1) + (last === 'A' ? 'B' : String.fromCharCode(last.charCodeAt(0) ^ 1));
+    expect(verifyStreamToken(TEST_SECRET, sibling, NOW).ok).toBe(false);
+  });
+
   it('detects any single flipped bit', () => {
     const token = mintStreamToken(TEST_SECRET, CALL_SID, NOW, 300);
     const length = Buffer.from(token, 'base64url').length;
