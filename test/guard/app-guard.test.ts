@@ -1,0 +1,95 @@
+/**
+ * The guard inside the real app (buildApp), over real sockets, with the fake Realtime upstream
+ * counting connections: refusals happen before the upgrade and never open an upstream session.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import twilio from 'twilio';
+import { startBridge, type Bridge } from '../helpers/bridge.js';
+import { connectFakeTwilio, UpgradeRejectedError, type FakeTwilioCall } from '../helpers/fake-twilio.js';
+import { TEST_AUTH_TOKEN } from '../helpers/config.js';
+
+let bridge: Bridge;
+afterEach(async () => {
+  await bridge?.close();
+});
+
+async function refusal(promise: Promise<FakeTwilioCall>): Promise<UpgradeRejectedError> {
+  try {
+    const call = await promise;
+    call.socket.terminate();
+  } catch (err) {
+    if (err instanceof UpgradeRejectedError) return err;
+    throw err;
+  }
+  throw new Error('expected the upgrade to be refused');
+}
+
+describe('the guard in the app', () => {
+  it('401 without a token, then 403 with Retry-After for that IP; a valid token from it still connects', async () => {
+    bridge = await startBridge();
+    const ip = '127.0.0.21';
+    const noToken = await refusal(connectFakeTwilio({ url: bridge.streamUrl('not-a-token'), localAddress: ip }));
+    expect(noToken.statusCode).toBe(401);
+    const again = await refusal(connectFakeTwilio({ url: bridge.streamUrl('still-not-a-token'), localAddress: ip }));
+    expect(again.statusCode).toBe(403);
+    expect(Number(again.headers['retry-after'])).toBeGreaterThan(0);
+    expect(bridge.realtime.upgradeAttempts).toBe(0);
+
+    const call = await bridge.call({ localAddress: ip });
+    await bridge.realtime.waitForEvent('session.update');
+    expect(bridge.realtime.totalConnections).toBe(1);
+    await call.hangUp();
+    const rejections = await bridge.app.metrics.rejections.get();
+    const byReason = Object.fromEntries(rejections.values.map((v) => [v.labels.reason, v.value]));
+    expect(byReason.cooldown).toBe(1);
+    expect(Object.values(byReason).reduce((a, b) => a + b, 0)).toBe(2);
+  });
+
+  it('409 for a token already used, and nothing opened upstream for it', async () => {
+    bridge = await startBridge();
+    const { callSid, token } = bridge.mint();
+    const first = await connectFakeTwilio({ url: bridge.streamUrl(token), token, callSid });
+    await bridge.realtime.waitForEvent('session.update');
+    const replay = await refusal(connectFakeTwilio({ url: bridge.streamUrl(token), token, callSid }));
+    expect(replay.statusCode).toBe(409);
+    expect(bridge.realtime.totalConnections).toBe(1);
+    await first.hangUp();
+  });
+
+  it('at MAX_CALLS: upgrades get 503 and the webhook speaks instead of streaming', async () => {
+    bridge = await startBridge({ MAX_CALLS: '1' });
+    const live = await bridge.call();
+    await bridge.realtime.waitForEvent('session.update');
+    const full = await refusal(bridge.call());
+    expect(full.statusCode).toBe(503);
+    const params = { CallSid: 'CA' + '3'.repeat(32), From: '+15550001234' };
+    const res = await fetch(`http://127.0.0.1:${bridge.port}/twilio/voice`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        'x-twilio-signature': twilio.getExpectedTwilioSignature(
+          TEST_AUTH_TOKEN,
+          'https://voice.example.com/twilio/voice',
+          params,
+        ),
+      },
+      body: new URLSearchParams(params).toString(),
+    });
+    expect(res.status).toBe(200);
+    const xml = await res.text();
+    expect(xml).toMatch(/<Say>[^<]*busy[^<]*<\/Say><Hangup\/>/);
+    expect(xml).not.toContain('<Stream');
+    expect(bridge.realtime.totalConnections).toBe(1);
+    await live.hangUp();
+  });
+
+  it('refused upgrade sockets are closed, not left hanging', async () => {
+    bridge = await startBridge();
+    for (let i = 0; i < 5; i++) {
+      const err = await refusal(connectFakeTwilio({ url: bridge.streamUrl('x'.repeat(40)), localAddress: `127.0.1.${i + 1}` }));
+      expect(err.statusCode).toBe(401);
+    }
+    expect(bridge.app.websocketServer.clients.size).toBe(0);
+    expect(bridge.app.registry.live).toBe(0);
+  });
+});
