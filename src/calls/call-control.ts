@@ -32,7 +32,10 @@ export interface CallControlOptions {
   readonly openUpstream?: UpstreamProvider;
   /** @default PREWARM_TIMEOUT_MS (15 s) */
   readonly prewarmTimeoutMs?: number;
-  readonly onBadSignature?: (request: FastifyRequest) => void;
+  /** Wire to the guard: a bad signature on /twilio/call-status (the guard let it through to be checked). */
+  readonly onBadSignature?: (request: FastifyRequest, reason: 'bad_signature' | 'missing_signature') => void;
+  /** Wire to the guard: a wrong API token on POST /calls. */
+  readonly onBadToken?: (request: FastifyRequest) => void;
 }
 
 export interface CallControl {
@@ -81,7 +84,7 @@ export function createCallControl(opts: CallControlOptions): CallControl {
       pool?.prewarm(event.callSid);
     },
     register(app) {
-      registerCallsRoute(app, { config, registry, rest, greetings, now });
+      registerCallsRoute(app, { config, registry, rest, greetings, now, onBadToken: opts.onBadToken });
       registerCallStatusRoute(app, {
         config,
         onBadSignature: opts.onBadSignature,

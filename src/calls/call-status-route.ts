@@ -17,8 +17,8 @@ export interface CallStatusRouteOptions {
   readonly config: Config;
   /** The call is over (any final status): forget its greeting, close its pre-warm. */
   readonly onCallOver: (callSid: string) => void;
-  /** Told when a signature fails, so the guard can penalise the source. */
-  readonly onBadSignature?: (request: FastifyRequest) => void;
+  /** Told when a signature fails, so the guard can penalise the source (as webhooks.ts does). */
+  readonly onBadSignature?: (request: FastifyRequest, reason: 'bad_signature' | 'missing_signature') => void;
 }
 
 export function registerCallStatusRoute(app: FastifyInstance, opts: CallStatusRouteOptions): void {
@@ -29,12 +29,13 @@ export function registerCallStatusRoute(app: FastifyInstance, opts: CallStatusRo
       const signature = request.headers['x-twilio-signature'];
       const url = signedUrl(config.publicUrl, request.url);
       if (!isValidTwilioSignature(config.twilioAuthToken, typeof signature === 'string' ? signature : undefined, url, body)) {
+        const reason = signature ? 'bad_signature' : 'missing_signature';
         request.log.warn(
-          { reason: signature ? 'bad_signature' : 'missing_signature', route: '/twilio/call-status' },
+          { reason, route: '/twilio/call-status' },
           'webhook signature rejected (check PUBLIC_URL matches the URL configured in Twilio)',
         );
-        opts.onBadSignature?.(request);
-        void reply.code(403).type('application/json').send({ error: 'Forbidden', reason: 'bad_signature' });
+        opts.onBadSignature?.(request, reason);
+        void reply.code(403).type('application/json').send({ error: 'Forbidden', reason });
         return;
       }
     }

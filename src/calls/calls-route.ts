@@ -26,6 +26,8 @@ export interface CallsRouteOptions {
   readonly greetings: PendingGreetings;
   /** Wall clock, ms (greeting expiry). */
   readonly now: () => number;
+  /** Told when a wrong API token is presented, so the guard can put the source in a cooldown. */
+  readonly onBadToken?: (request: FastifyRequest) => void;
 }
 
 export function registerCallsRoute(app: FastifyInstance, opts: CallsRouteOptions): void {
@@ -47,6 +49,7 @@ export function registerCallsRoute(app: FastifyInstance, opts: CallsRouteOptions
     // Hashing both sides gives equal lengths, so timingSafeEqual leaks neither content nor length.
     if (!timingSafeEqual(sha256(match[1]!), expected)) {
       request.log.warn({ ip: request.ip }, 'POST /calls with a wrong API token');
+      opts.onBadToken?.(request);
       void reply
         .code(401)
         .header('WWW-Authenticate', 'Bearer realm="voice-bridge", error="invalid_token"')

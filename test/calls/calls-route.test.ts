@@ -7,6 +7,9 @@ import { CallRegistry } from '../../src/call-registry.js';
 import { captureLogs, type LogCapture } from '../helpers/log-capture.js';
 import { TEST_AUTH_TOKEN, testConfig } from '../helpers/config.js';
 import { startFakeTwilioRest, type FakeTwilioRest } from '../helpers/fake-twilio-rest.js';
+import Fastify from 'fastify';
+import { registerCallsRoute } from '../../src/calls/calls-route.js';
+import { PendingGreetings } from '../../src/calls/greetings.js';
 
 const ACCOUNT_SID = 'AC' + '1'.repeat(32);
 const API_TOKEN = 'calls-api-token-for-tests-0123456789';
@@ -183,6 +186,28 @@ describe('POST /calls', () => {
     const draining = await post(a, { to: '+15557654321' });
     expect(draining.json()).toMatchObject({ reason: 'draining' });
     expect(rest.requests).toHaveLength(0);
+  });
+});
+
+describe('registerCallsRoute hooks', () => {
+  it('tells the guard about a wrong API token, not about a missing one', async () => {
+    const bad: string[] = [];
+    const bare = Fastify();
+    registerCallsRoute(bare, {
+      config: testConfig({ API_TOKEN }),
+      registry: new CallRegistry({ maxCalls: 1, maxStreamsPerIp: 1 }),
+      rest: null,
+      greetings: new PendingGreetings(),
+      now: Date.now,
+      onBadToken: (request) => bad.push(request.url),
+    });
+    try {
+      expect((await post(bare, { to: '+15557654321' }, { authorization: 'Bearer wrong' })).statusCode).toBe(401);
+      expect((await post(bare, { to: '+15557654321' }, { authorization: '' })).statusCode).toBe(401);
+      expect(bad).toEqual(['/calls']);
+    } finally {
+      await bare.close();
+    }
   });
 });
 

@@ -1,0 +1,69 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import Fastify, { type FastifyInstance } from 'fastify';
+import twilio from 'twilio';
+import { registerCallStatusRoute } from '../../src/calls/call-status-route.js';
+import { TEST_AUTH_TOKEN, testConfig } from '../helpers/config.js';
+
+const PATH = '/twilio/call-status';
+let app: FastifyInstance | undefined;
+afterEach(async () => {
+  await app?.close();
+  app = undefined;
+});
+
+function makeApp(env: Record<string, string | undefined> = {}) {
+  const over: string[] = [];
+  const rejected: string[] = [];
+  app = Fastify();
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) =>
+    done(null, Object.fromEntries(new URLSearchParams(body as string))),
+  );
+  registerCallStatusRoute(app, {
+    config: testConfig(env),
+    onCallOver: (callSid) => over.push(callSid),
+    onBadSignature: (_request, reason) => rejected.push(reason),
+  });
+  return { app, over, rejected };
+}
+
+function post(a: FastifyInstance, params: Record<string, string>, signature?: string | null) {
+  const sig = signature === undefined ? twilio.getExpectedTwilioSignature(TEST_AUTH_TOKEN, `https://voice.example.com${PATH}`, params) : signature;
+  return a.inject({
+    method: 'POST',
+    url: PATH,
+    headers: { 'content-type': 'application/x-www-form-urlencoded', ...(sig === null ? {} : { 'x-twilio-signature': sig }) },
+    payload: new URLSearchParams(params).toString(),
+  });
+}
+
+describe('POST /twilio/call-status', () => {
+  it('accepts signed progress, and reports only final statuses as the call being over', async () => {
+    const { app: a, over, rejected } = makeApp();
+    for (const status of ['initiated', 'ringing', 'in-progress']) {
+      expect((await post(a, { CallSid: 'CA1', CallStatus: status })).statusCode).toBe(204);
+    }
+    expect(over).toEqual([]);
+    for (const [sid, status] of [['CA1', 'completed'], ['CA2', 'busy'], ['CA3', 'no-answer'], ['CA4', 'failed'], ['CA5', 'canceled']]) {
+      expect((await post(a, { CallSid: sid!, CallStatus: status! })).statusCode).toBe(204);
+    }
+    expect(over).toEqual(['CA1', 'CA2', 'CA3', 'CA4', 'CA5']);
+    expect(rejected).toEqual([]);
+  });
+
+  it('refuses a missing or wrong signature with 403, tells the guard, and acts on nothing', async () => {
+    const { app: a, over, rejected } = makeApp();
+    const missing = await post(a, { CallSid: 'CA1', CallStatus: 'completed' }, null);
+    expect(missing.statusCode).toBe(403);
+    expect(missing.json()).toEqual({ error: 'Forbidden', reason: 'missing_signature' });
+    const forged = await post(a, { CallSid: 'CA1', CallStatus: 'completed' }, twilio.getExpectedTwilioSignature('another-token', `https://voice.example.com${PATH}`, { CallSid: 'CA1', CallStatus: 'completed' }));
+    expect(forged.json()).toEqual({ error: 'Forbidden', reason: 'bad_signature' });
+    expect(rejected).toEqual(['missing_signature', 'bad_signature']);
+    expect(over).toEqual([]);
+  });
+
+  it('takes unsigned posts only when TWILIO_AUTH_TOKEN is unset', async () => {
+    const { app: a, over } = makeApp({ TWILIO_AUTH_TOKEN: undefined });
+    expect((await post(a, { CallSid: 'CA9', CallStatus: 'completed' }, null)).statusCode).toBe(204);
+    expect(over).toEqual(['CA9']);
+  });
+});
