@@ -51,7 +51,7 @@ interface Warm {
 
 export class UpstreamPool {
   /** The stream route's UpstreamProvider. */
-  readonly provider: UpstreamProvider = (callSid) => this.open(callSid);
+  readonly provider: UpstreamProvider = (callSid) => this.#open(callSid);
 
   readonly #opts: UpstreamPoolOptions;
   readonly #warm = new Map<string, Warm>();
@@ -129,7 +129,7 @@ export class UpstreamPool {
     for (const callSid of [...this.#warm.keys()]) this.#drop(callSid);
   }
 
-  private open(callSid: string): UpstreamHandle {
+  #open(callSid: string): UpstreamHandle {
     const warm = this.#take(callSid);
     const greeting = this.#opts.greetingFor(callSid);
     const sendGreeting = (socket: WebSocket) => {
