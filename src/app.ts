@@ -134,6 +134,8 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     now,
     openUpstream: deps.openUpstream,
     prewarmTimeoutMs: deps.prewarmTimeoutMs,
+    // /twilio/call-status is a webhook the guard lets through to be verified: report failures.
+    onBadSignature: (request, reason) => guard.reportRejectedCredential(request, reason),
   });
   app.addHook('onClose', (_instance, done) => {
     callControl.close();
