@@ -130,6 +130,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   const callControl = createCallControl({
     config,
     registry,
+    metrics,
     log: logger,
     now,
     openUpstream: deps.openUpstream,

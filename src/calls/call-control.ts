@@ -5,6 +5,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
+import type { Metrics } from '../metrics.js';
 import type { Config } from '../config.js';
 import type { CallRegistry } from '../call-registry.js';
 import type { TwimlServedEvent } from '../twilio/webhooks.js';
@@ -24,6 +25,8 @@ export interface CallControlOptions {
   readonly config: Config;
   readonly registry: CallRegistry;
   readonly log: Logger;
+  /** For counting upstream messages the pool sends. */
+  readonly metrics?: Metrics;
   /** Wall clock, ms. */
   readonly now: () => number;
   /** @default createTwilioRest(config): null when TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN are unset */
@@ -74,6 +77,7 @@ export function createCallControl(opts: CallControlOptions): CallControl {
         log,
         now,
         prewarmTimeoutMs: opts.prewarmTimeoutMs,
+        metrics: opts.metrics,
       });
   if (!rest) log.info('TWILIO_ACCOUNT_SID/TWILIO_AUTH_TOKEN not set: no outbound calls, no end_call/transfer_call tools');
 

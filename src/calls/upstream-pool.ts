@@ -21,6 +21,7 @@ import { connectRealtime, type UpstreamHandle, type UpstreamProvider } from '../
 import { greetingResponse, parseServerEvent, sessionUpdate, type ToolDeclaration } from '../stream/realtime-events.js';
 import { closeWithin, SOCKET_CLOSE_GRACE_MS } from '../stream/socket-close.js';
 import { watchSessionExpiry } from './session-expiry.js';
+import type { Metrics } from '../metrics.js';
 
 /** A pre-warmed session not adopted by a stream within this long is closed, in ms. */
 export const PREWARM_TIMEOUT_MS = 15_000;
@@ -38,6 +39,8 @@ export interface UpstreamPoolOptions {
   readonly connect?: () => WebSocket;
   /** Wall clock, ms (the session's expires_at is wall-clock time). @default Date.now */
   readonly now?: () => number;
+  /** Counts what the pool itself sends upstream (session.update, greeting) in ws_messages_total. */
+  readonly metrics?: Metrics;
 }
 
 interface Warm {
@@ -84,7 +87,7 @@ export class UpstreamPool {
     }
     const socket = this.#connect();
     this.#watchExpiry(socket, log);
-    const configure = () => socket.send(sessionUpdate(this.#opts.config, this.#opts.tools));
+    const configure = () => this.#send(socket, sessionUpdate(this.#opts.config, this.#opts.tools));
     const onMessage = (data: RawData) => {
       // Before adoption nothing else reads this socket; its complaints must not go unseen.
       const event = parseServerEvent(Array.isArray(data) ? Buffer.concat(data).toString() : data.toString());
@@ -118,6 +121,12 @@ export class UpstreamPool {
     return true;
   }
 
+  /** Sends a control event upstream, counted like the session's own messages. */
+  #send(socket: WebSocket, message: string): void {
+    socket.send(message);
+    this.#opts.metrics?.wsMessages.labels('upstream', 'out').inc();
+  }
+
   /** Closes `callSid`'s pre-warmed session, if any (e.g. the call ended before its stream). */
   discard(callSid: string): void {
     this.#drop(callSid);
@@ -133,7 +142,7 @@ export class UpstreamPool {
     const warm = this.#take(callSid);
     const greeting = this.#opts.greetingFor(callSid);
     const sendGreeting = (socket: WebSocket) => {
-      if (greeting) socket.send(greetingResponse(greeting));
+      if (greeting) this.#send(socket, greetingResponse(greeting));
     };
     if (warm && (warm.socket.readyState === 0 /* CONNECTING */ || warm.socket.readyState === 1 /* OPEN */)) {
       warm.log.debug('stream adopted the pre-warmed upstream');
@@ -151,7 +160,7 @@ export class UpstreamPool {
     const socket = this.#connect();
     this.#watchExpiry(socket, this.#opts.log.child({ callSid }));
     socket.once('open', () => {
-      socket.send(sessionUpdate(this.#opts.config, this.#opts.tools));
+      this.#send(socket, sessionUpdate(this.#opts.config, this.#opts.tools));
       sendGreeting(socket);
     });
     return { socket, configured: true, startedAt };

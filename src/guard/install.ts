@@ -144,7 +144,8 @@ export function installGuard(app: FastifyInstance, opts: GuardOptions): Guard {
 
     // Valid credentials: capacity first (local and cheap), then single use, then the slot.
     // (A token claimed and then refused for capacity stays used: Twilio does not retry a stream.)
-    if (registry.live >= config.maxCalls) return say(at, 503, 'capacity');
+    // Streams only: a pre-warmed upstream reserved for this very call must not refuse its stream.
+    if (registry.streams >= config.maxCalls) return say(at, 503, 'capacity');
     if (registry.streamsFrom(ip) >= config.maxStreamsPerIp) return say(at, 429, 'ip_cap');
     const id = tokenId(credentials.callSid, credentials.expiresAt);
     if (!(await store.claimToken(id, credentials.expiresAt * 1000, now))) return say(at, 409, 'token_reused');

@@ -40,7 +40,7 @@ describe('the guard in the app', () => {
     expect(bridge.realtime.totalConnections).toBe(1);
     await call.hangUp();
     const rejections = await bridge.app.metrics.rejections.get();
-    const byReason = Object.fromEntries(rejections.values.map((v) => [v.labels.reason, v.value]));
+    const byReason: Record<string, number> = Object.fromEntries(rejections.values.map((v) => [String(v.labels.reason), v.value]));
     expect(byReason.cooldown).toBe(1);
     expect(Object.values(byReason).reduce((a, b) => a + b, 0)).toBe(2);
   });
