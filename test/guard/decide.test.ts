@@ -10,17 +10,10 @@ import {
   type GateVerdict,
   type IpRecord,
 } from '../../src/guard/decide.js';
-import { guardLimits, type GuardLimits } from '../../src/guard/limits.js';
+import type { GuardLimits } from '../../src/guard/limits.js';
+import { SPEC_LIMITS } from './spec-limits.js';
 
-const limits = guardLimits({
-  upgradeRatePerMinute: 10,
-  upgradeBurst: 20,
-  rejectCooldownSeconds: 30,
-  floodBlockSeconds: 300,
-  banMaxSeconds: 86_400,
-  floodMaxRequests: 20,
-  floodWindowSeconds: 5,
-});
+const limits = SPEC_LIMITS;
 
 /** A tiny in-test "store": one IP, any number of agents. */
 class One {

@@ -1,16 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { guardLimits } from '../../src/guard/limits.js';
-import { MemoryStore } from '../../src/guard/memory-store.js';
 
-const limits = guardLimits({
-  upgradeRatePerMinute: 10,
-  upgradeBurst: 20,
-  rejectCooldownSeconds: 30,
-  floodBlockSeconds: 300,
-  banMaxSeconds: 86_400,
-  floodMaxRequests: 20,
-  floodWindowSeconds: 5,
-});
+import { MemoryStore } from '../../src/guard/memory-store.js';
+import { SPEC_LIMITS } from './spec-limits.js';
+
+const limits = SPEC_LIMITS;
 
 const ipOf = (i: number): string => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
 

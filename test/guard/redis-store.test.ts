@@ -1,19 +1,12 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { guardLimits, type GuardLimits } from '../../src/guard/limits.js';
+import type { GuardLimits } from '../../src/guard/limits.js';
 import { MemoryStore } from '../../src/guard/memory-store.js';
 import { RedisStore } from '../../src/guard/redis-store.js';
 import { cleanUp, REDIS_URL, requireRedis, skipRedis, uniquePrefix, whenReady } from './redis-helper.js';
+import { SPEC_LIMITS } from './spec-limits.js';
 
-const limits = guardLimits({
-  upgradeRatePerMinute: 10,
-  upgradeBurst: 20,
-  rejectCooldownSeconds: 30,
-  floodBlockSeconds: 300,
-  banMaxSeconds: 86_400,
-  floodMaxRequests: 20,
-  floodWindowSeconds: 5,
-});
+const limits = SPEC_LIMITS;
 
 describe.skipIf(skipRedis)('RedisStore against the real Redis', () => {
   const prefix = uniquePrefix();

@@ -1,19 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { guardLimits } from '../../src/guard/limits.js';
+
 import { MemoryStore } from '../../src/guard/memory-store.js';
 import { ResilientStore, withDeadline, DeadlineError } from '../../src/guard/resilient-store.js';
 import type { GuardStore } from '../../src/guard/store.js';
 import { createMetrics } from '../../src/metrics.js';
+import { SPEC_LIMITS } from './spec-limits.js';
 
-const limits = guardLimits({
-  upgradeRatePerMinute: 10,
-  upgradeBurst: 20,
-  rejectCooldownSeconds: 30,
-  floodBlockSeconds: 300,
-  banMaxSeconds: 86_400,
-  floodMaxRequests: 20,
-  floodWindowSeconds: 5,
-});
+const limits = SPEC_LIMITS;
 
 function recordingLog() {
   const lines: { level: string; obj: unknown; msg?: string }[] = [];
