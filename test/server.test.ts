@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import twilio from 'twilio';
 import { SERVER_JS, startServerProcess, type ServerProcess } from './helpers/server-process.js';
-import { TEST_AUTH_TOKEN, TEST_SECRET, testEnv } from './helpers/config.js';
+import { TEST_SECRET, testEnv } from './helpers/config.js';
+import { signedWebhook } from './helpers/webhook.js';
 
 let server: ServerProcess | undefined;
 afterEach(async () => {
@@ -15,18 +15,7 @@ describe('the server process', () => {
   it('listens on an ephemeral port and answers a signed webhook over real HTTP', async () => {
     server = await startServerProcess(testEnv({ NODE_ENV: 'production', PUBLIC_URL: 'https://voice.example.com' }));
     const params = { CallSid: 'CA' + 'e'.repeat(32), From: '+15550009999' };
-    const res = await fetch(`${server.baseUrl}/twilio/voice`, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/x-www-form-urlencoded',
-        'x-twilio-signature': twilio.getExpectedTwilioSignature(
-          TEST_AUTH_TOKEN,
-          'https://voice.example.com/twilio/voice',
-          params,
-        ),
-      },
-      body: new URLSearchParams(params).toString(),
-    });
+    const res = await fetch(`${server.baseUrl}/twilio/voice`, { method: 'POST', ...signedWebhook('/twilio/voice', params) });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/xml/);
     expect(await res.text()).toMatch(/<Connect><Stream url="wss:\/\/voice\.example\.com\/twilio\/stream\/[\w-]+"/);

@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import Fastify, { type FastifyInstance } from 'fastify';
-import twilio from 'twilio';
 import { registerCallStatusRoute } from '../../src/calls/call-status-route.js';
-import { TEST_AUTH_TOKEN, testConfig } from '../helpers/config.js';
+import { testConfig } from '../helpers/config.js';
+import { signedWebhook } from '../helpers/webhook.js';
 
 const PATH = '/twilio/call-status';
 let app: FastifyInstance | undefined;
@@ -27,13 +27,10 @@ function makeApp(env: Record<string, string | undefined> = {}) {
 }
 
 function post(a: FastifyInstance, params: Record<string, string>, signature?: string | null) {
-  const sig = signature === undefined ? twilio.getExpectedTwilioSignature(TEST_AUTH_TOKEN, `https://voice.example.com${PATH}`, params) : signature;
-  return a.inject({
-    method: 'POST',
-    url: PATH,
-    headers: { 'content-type': 'application/x-www-form-urlencoded', ...(sig === null ? {} : { 'x-twilio-signature': sig }) },
-    payload: new URLSearchParams(params).toString(),
+  const { headers, payload } = signedWebhook(PATH, params, {
+    ...(signature === null ? { authToken: null } : signature === undefined ? {} : { signature }),
   });
+  return a.inject({ method: 'POST', url: PATH, headers, payload });
 }
 
 describe('POST /twilio/call-status', () => {
@@ -55,7 +52,8 @@ describe('POST /twilio/call-status', () => {
     const missing = await post(a, { CallSid: 'CA1', CallStatus: 'completed' }, null);
     expect(missing.statusCode).toBe(403);
     expect(missing.json()).toEqual({ error: 'Forbidden', reason: 'missing_signature' });
-    const forged = await post(a, { CallSid: 'CA1', CallStatus: 'completed' }, twilio.getExpectedTwilioSignature('another-token', `https://voice.example.com${PATH}`, { CallSid: 'CA1', CallStatus: 'completed' }));
+    const forgedParams = { CallSid: 'CA1', CallStatus: 'completed' };
+    const forged = await post(a, forgedParams, signedWebhook(PATH, forgedParams, { authToken: 'another-token' }).headers['x-twilio-signature']);
     expect(forged.json()).toEqual({ error: 'Forbidden', reason: 'bad_signature' });
     expect(rejected).toEqual(['missing_signature', 'bad_signature']);
     expect(over).toEqual([]);

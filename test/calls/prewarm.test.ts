@@ -1,11 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import twilio from 'twilio';
 import { randomBytes } from 'node:crypto';
 import { startBridge, type Bridge } from '../helpers/bridge.js';
 import { readFixture } from '../helpers/audio.js';
 import { TEST_AUTH_TOKEN } from '../helpers/config.js';
 import { connectFakeTwilio, type FakeTwilioCall } from '../helpers/fake-twilio.js';
 import { startFakeTwilioRest, type FakeTwilioRest } from '../helpers/fake-twilio-rest.js';
+import { signedWebhook } from '../helpers/webhook.js';
 
 const PUBLIC_URL = 'https://voice.example.com';
 const caller = readFixture('caller-8k.ulaw').subarray(0, 8000);
@@ -25,13 +25,11 @@ const newCallSid = () => 'CA' + randomBytes(16).toString('hex');
 
 /** POSTs a Twilio webhook, signed unless `signature` says otherwise. */
 async function webhook(b: Bridge, path: string, params: Record<string, string>, signature?: string | null) {
-  const sig = signature === undefined ? twilio.getExpectedTwilioSignature(TEST_AUTH_TOKEN, PUBLIC_URL + path, params) : signature;
-  return b.app.inject({
-    method: 'POST',
-    url: path,
-    headers: { 'content-type': 'application/x-www-form-urlencoded', ...(sig === null ? {} : { 'x-twilio-signature': sig }) },
-    payload: new URLSearchParams(params).toString(),
+  const { headers, payload } = signedWebhook(path, params, {
+    publicUrl: PUBLIC_URL,
+    ...(signature === null ? { authToken: null } : signature === undefined ? {} : { signature }),
   });
+  return b.app.inject({ method: 'POST', url: path, headers, payload });
 }
 
 function tokenFrom(twiml: string): string {

@@ -3,10 +3,9 @@
  * counting connections: refusals happen before the upgrade and never open an upstream session.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import twilio from 'twilio';
 import { startBridge, type Bridge } from '../helpers/bridge.js';
 import { connectFakeTwilio, UpgradeRejectedError, type FakeTwilioCall } from '../helpers/fake-twilio.js';
-import { TEST_AUTH_TOKEN } from '../helpers/config.js';
+import { signedWebhook } from '../helpers/webhook.js';
 
 let bridge: Bridge;
 afterEach(async () => {
@@ -65,15 +64,7 @@ describe('the guard in the app', () => {
     const params = { CallSid: 'CA' + '3'.repeat(32), From: '+15550001234' };
     const res = await fetch(`http://127.0.0.1:${bridge.port}/twilio/voice`, {
       method: 'POST',
-      headers: {
-        'content-type': 'application/x-www-form-urlencoded',
-        'x-twilio-signature': twilio.getExpectedTwilioSignature(
-          TEST_AUTH_TOKEN,
-          'https://voice.example.com/twilio/voice',
-          params,
-        ),
-      },
-      body: new URLSearchParams(params).toString(),
+      ...signedWebhook('/twilio/voice', params),
     });
     expect(res.status).toBe(200);
     const xml = await res.text();

@@ -8,7 +8,6 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import type { FastifyInstance } from 'fastify';
-import twilio from 'twilio';
 import { buildApp } from '../../src/app.js';
 import { createMetrics } from '../../src/metrics.js';
 import { mintStreamToken } from '../../src/twilio/stream-token.js';
@@ -16,10 +15,11 @@ import { maskUrl } from '../../src/log.js';
 import { startFakeRealtime, type FakeRealtime } from '../helpers/fake-realtime.js';
 import { connectFakeTwilio, UpgradeRejectedError } from '../helpers/fake-twilio.js';
 import { captureLogs } from '../helpers/log-capture.js';
-import { TEST_AUTH_TOKEN, TEST_OPENAI_KEY, TEST_SECRET, testConfig } from '../helpers/config.js';
+import { TEST_OPENAI_KEY, TEST_SECRET, testConfig } from '../helpers/config.js';
 import { readFixture } from '../helpers/audio.js';
 import { CADDYFILE, caddyVersion, startCaddy, supportsStreamCloseDelay, type CaddyProcess } from './caddy-process.js';
 import { value } from './prom-text.js';
+import { signedWebhook } from '../helpers/webhook.js';
 
 const version = caddyVersion();
 const inCI = process.env.CI === 'true';
@@ -92,13 +92,7 @@ describe.runIf(version !== null)('through Caddy (real caddy, real app)', () => {
 
   it('answers a signed webhook through Caddy, seeing the client address Caddy forwards', async () => {
     const params = { CallSid: 'CA' + 'a'.repeat(32), From: '+15550003333' };
-    const res = await viaCaddy('POST', '/twilio/voice', {
-      headers: {
-        'content-type': 'application/x-www-form-urlencoded',
-        'x-twilio-signature': twilio.getExpectedTwilioSignature(TEST_AUTH_TOKEN, `${PUBLIC_URL}/twilio/voice`, params),
-      },
-      body: new URLSearchParams(params).toString(),
-    });
+    const res = await viaCaddy('POST', '/twilio/voice', signedWebhook('/twilio/voice', params, { publicUrl: PUBLIC_URL }));
     expect(res.status).toBe(200);
     expect(res.body).toMatch(/<Connect><Stream url="wss:\/\/voice\.example\.com\/twilio\/stream\/[\w.-]+"/);
     expect(seen.filter((s) => s.url === '/twilio/voice').at(-1)?.ip).toBe(CLIENT_IP);

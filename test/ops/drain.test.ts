@@ -4,13 +4,13 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
-import twilio from 'twilio';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process.js';
 import { startFakeRealtime, type FakeRealtime } from '../helpers/fake-realtime.js';
 import { connectFakeTwilio, UpgradeRejectedError, type FakeTwilioCall } from '../helpers/fake-twilio.js';
-import { TEST_AUTH_TOKEN, TEST_OPENAI_KEY, TEST_SECRET, testEnv } from '../helpers/config.js';
+import { TEST_OPENAI_KEY, TEST_SECRET, testEnv } from '../helpers/config.js';
 import { readFixture } from '../helpers/audio.js';
 import { mintStreamToken } from '../../src/twilio/stream-token.js';
+import { signedWebhook } from '../helpers/webhook.js';
 
 const PUBLIC_URL = 'https://voice.example.com';
 
@@ -40,15 +40,11 @@ async function placeCall(s: ServerProcess): Promise<FakeTwilioCall> {
   return call;
 }
 
-async function signedWebhook(s: ServerProcess): Promise<Response> {
+async function postVoiceWebhook(s: ServerProcess): Promise<Response> {
   const params = { CallSid: 'CA' + randomBytes(16).toString('hex'), From: '+15550002222' };
   return fetch(`${s.baseUrl}/twilio/voice`, {
     method: 'POST',
-    headers: {
-      'content-type': 'application/x-www-form-urlencoded',
-      'x-twilio-signature': twilio.getExpectedTwilioSignature(TEST_AUTH_TOKEN, `${PUBLIC_URL}/twilio/voice`, params),
-    },
-    body: new URLSearchParams(params).toString(),
+    ...signedWebhook('/twilio/voice', params, { publicUrl: PUBLIC_URL }),
   });
 }
 
@@ -83,7 +79,7 @@ describe('drain on SIGTERM (real process)', () => {
     expect((await fetch(`${s.baseUrl}/healthz`)).status).toBe(200);
 
     // A new call is told, in words, to call back; no stream is offered.
-    const webhook = await signedWebhook(s);
+    const webhook = await postVoiceWebhook(s);
     expect(webhook.status).toBe(200);
     const twiml = await webhook.text();
     expect(twiml).toContain('<Say>');

@@ -1,6 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
-import twilio from 'twilio';
 import { buildApp } from '../../src/app.js';
 import { createMetrics } from '../../src/metrics.js';
 import { startBridge, type Bridge } from '../helpers/bridge.js';
@@ -9,6 +8,7 @@ import { TEST_AUTH_TOKEN, testConfig } from '../helpers/config.js';
 import { readFixture } from '../helpers/audio.js';
 import { connectFakeTwilio, UpgradeRejectedError } from '../helpers/fake-twilio.js';
 import { families, value } from './prom-text.js';
+import { signedWebhook } from '../helpers/webhook.js';
 
 const METRICS_TOKEN = 'metrics-token-for-tests-0123456789';
 
@@ -185,16 +185,14 @@ describe('GET /metrics: the figures move', () => {
   it('when requests are refused: HTTP status by route, invalid frames by reason', async () => {
     bridge = await startBridge({ TWILIO_AUTH_TOKEN: TEST_AUTH_TOKEN });
     const params = { CallSid: 'CA' + 'f'.repeat(32), From: '+15550001111' };
-    const signed = twilio.getExpectedTwilioSignature(TEST_AUTH_TOKEN, 'https://voice.example.com/twilio/voice', params);
-    const post = (signature: string) =>
+    const post = (signature?: string) =>
       fetch(`http://127.0.0.1:${bridge!.port}/twilio/voice`, {
         method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': signature },
-        body: new URLSearchParams(params).toString(),
+        ...signedWebhook('/twilio/voice', params, { signature }),
       });
     expect((await post('forged')).status).toBe(403);
     expect((await post('forged')).status).toBe(403);
-    expect((await post(signed)).status).toBe(200);
+    expect((await post()).status).toBe(200);
 
     // An upgrade with a forged token is refused before the upgrade.
     const { callSid } = bridge.mint();
