@@ -6,6 +6,9 @@
  */
 import { connect, type Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 
 export interface FloodOptions {
   /** http://127.x.y.z:port of the bridge (loopback only: the source addresses are 127.1.x.y). */
@@ -125,4 +128,29 @@ export async function runFlood(opts: FloodOptions): Promise<FloodResult> {
 
 export function isLoopbackHost(hostname: string): boolean {
   return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname) || hostname === 'localhost';
+}
+
+/**
+ * Runs the flood in a child process at lower priority (`nice`), pinned with `taskset` when `cpus`
+ * is given: the flood takes what CPU the simulated calls leave, instead of delaying their frames.
+ */
+export async function runFloodInChild(opts: FloodOptions & { readonly cpus?: string; readonly niceness?: number }): Promise<FloodResult> {
+  const worker = fileURLToPath(new URL('./flood-worker.js', import.meta.url));
+  const { cpus, niceness, signal, ...flood } = opts;
+  // From TypeScript sources (tests) there is no compiled worker: flood from this process instead.
+  if (!existsSync(worker)) return runFlood(opts);
+  const args = [process.execPath, worker, JSON.stringify({ ...flood, target: flood.target.href })];
+  const pinned = cpus !== undefined ? ['taskset', '-c', cpus, ...args] : args;
+  const command = ['nice', '-n', String(niceness ?? 10), ...pinned];
+  const child = spawn(command[0] as string, command.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+  const onAbort = (): void => void child.kill('SIGTERM');
+  signal?.addEventListener('abort', onAbort, { once: true });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (c: Buffer) => (out += c.toString('utf8')));
+  child.stderr.on('data', (c: Buffer) => (err += c.toString('utf8')));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+  signal?.removeEventListener('abort', onAbort);
+  if (code !== 0) throw new Error(`flood worker exited ${code}: ${err.trim()}`);
+  return JSON.parse(out) as FloodResult;
 }

@@ -38,9 +38,11 @@ export function progressPrinter(stream: NodeJS.WriteStream, everyS = 5): { updat
   };
 }
 
-export function table(header: readonly string[], rows: readonly (readonly string[])[]): string[] {
+/** A plain-text table; columns in `leftAligned` (default: the first) are padded right, the rest (numbers) left. */
+export function table(header: readonly string[], rows: readonly (readonly string[])[], leftAligned: readonly number[] = [0]): string[] {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: readonly string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ');
+  const line = (cells: readonly string[]): string =>
+    cells.map((c, i) => (leftAligned.includes(i) ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ').trimEnd();
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)];
 }
 

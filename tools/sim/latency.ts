@@ -46,7 +46,7 @@ class StampRing {
 export class LatencyProbe {
   /** Caller frame sent → `input_audio_buffer.append` carrying it received (the frame that completed a 100 ms window). */
   readonly callerToUpstream = new Samples();
-  /** Model delta sent → Twilio `media` carrying it received (the delta that completed the frame). */
+  /** Model delta sent → Twilio `media` carrying it received (the delta that completed a full 100 ms frame). */
   readonly modelToTwilio = new Samples();
   /** `speech_started` sent → Twilio `clear` received. */
   readonly speechToClear = new Samples();
@@ -74,7 +74,9 @@ export class LatencyProbe {
   }
 
   onTwilioMedia(audio: Uint8Array, now: number): void {
-    if (audio.length < PIECE_BYTES || audio.length % PIECE_BYTES !== 0) return;
+    // Only frames filled by deltas (≥ 100 ms) measure relay latency; a shorter one left on the
+    // window timer (the model fell behind real time) or at the end of an answer.
+    if (audio.length < 5 * PIECE_BYTES || audio.length % PIECE_BYTES !== 0) return;
     const hit = this.lookupLast(this.model, audio);
     if (hit !== null) this.modelToTwilio.add(now - hit.time);
   }

@@ -10,7 +10,7 @@ import { readFixture, silence } from '../../test/helpers/audio.js';
 import { callerAudio, SimCall, type CallOutcome } from './caller.js';
 import { PhaseTicker } from './ticker.js';
 import { answerCall, inboundCallParams, newCallSid, WebhookError } from './twilio-webhook.js';
-import { runFlood, type FloodResult } from './flood.js';
+import { runFloodInChild, type FloodResult } from './flood.js';
 import type { RealtimeStandIn, StandInCounts } from './realtime-stand-in.js';
 import type { LatencyProbe } from './latency.js';
 
@@ -217,7 +217,8 @@ export async function runSimulation(opts: SimulationOptions): Promise<Simulation
       opts.standIn?.resetWindow();
       for (const c of live) c.resetWindow();
       flooding = true;
-      const result = await runFlood({ target: opts.target, ips: floodOpts.ips, seconds: floodOpts.seconds, concurrency: floodOpts.concurrency, signal: opts.signal });
+      // In a niced child process, so the flood does not delay this process's callers.
+      const result = await runFloodInChild({ target: opts.target, ips: floodOpts.ips, seconds: floodOpts.seconds, concurrency: floodOpts.concurrency, signal: opts.signal });
       flooding = false;
       let maxMediaGapMs = 0;
       for (const c of live) maxMediaGapMs = Math.max(maxMediaGapMs, c.stats.maxMediaGapMs);

@@ -1,0 +1,156 @@
+/**
+ * Benchmark 4, flood: anonymous upgrade attempts (forged tokens, no signature) from many loopback
+ * source addresses while live calls stream. Refusals per second, the bridge's CPU µs per refusal
+ * (its CPU during the flood minus what the live calls were using just before, per refusal), and
+ * the live calls' worst inter-frame gap during the flood. Memory store, then Redis.
+ */
+import { Redis } from 'ioredis';
+import { PhaseTicker } from '../tools/sim/ticker.js';
+import { startRealtimeStandIn } from '../tools/sim/realtime-stand-in.js';
+import { runFloodInChild } from '../tools/sim/flood.js';
+import { COUNTER, counterDelta, cpuShare, placeProcesses, sleep, startBenchBridge } from './harness.js';
+import { Load } from './load.js';
+
+export const REDIS_URL = 'redis://127.0.0.1:6379';
+
+export interface FloodBenchResult {
+  readonly store: 'memory' | 'redis';
+  readonly liveCalls: number;
+  readonly attempts: number;
+  readonly byStatus: Record<string, number>;
+  readonly errors: Record<string, number>;
+  readonly seconds: number;
+  readonly refusedPerS: number;
+  /** Bridge CPU during the flood, % of one core (calls included). */
+  readonly cpuPct: number;
+  /** Bridge CPU of the live calls alone, measured just before, % of one core. */
+  readonly baselineCpuPct: number;
+  readonly cpuUsPerRefusal: number;
+  /** 1e6 / µs per refusal: what one core would refuse if it did nothing else. */
+  readonly projectedPerCoreS: number;
+  readonly lagP99Ms: number;
+  readonly maxAppendGapMs: number;
+  readonly maxMediaGapMs: number;
+  readonly drops: number;
+  readonly failedCalls: number;
+  /** False when every refusal was a 401 from the app's temporary token check (no guard installed yet). */
+  readonly guardInstalled: boolean;
+  readonly generatorLagP99Ms: number;
+}
+
+export interface FloodBenchOptions {
+  readonly store: 'memory' | 'redis';
+  readonly calls: number;
+  readonly seconds: number;
+  readonly ips: number;
+  readonly concurrency: number;
+  readonly log: (line: string) => void;
+}
+
+/** True when Redis answers PING within a second. */
+export async function redisAvailable(url = REDIS_URL): Promise<boolean> {
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: 1000, retryStrategy: () => null });
+  redis.on('error', () => undefined);
+  try {
+    await redis.connect();
+    return (await redis.ping()) === 'PONG';
+  } catch {
+    return false;
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/**
+ * Deletes the guard's keys for the flood's source addresses (127.1.x.y) under the default prefix
+ * the bench bridge uses, so no ban outlives the run; other prefixes (tests) are left alone.
+ */
+async function cleanRedis(url = REDIS_URL): Promise<number> {
+  const redis = new Redis(url, { maxRetriesPerRequest: 1 });
+  redis.on('error', () => undefined);
+  let deleted = 0;
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', 'vb:guard:*127.1.*', 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) deleted += await redis.del(...keys);
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+  return deleted;
+}
+
+export async function runFloodBench(opts: FloodBenchOptions): Promise<FloodBenchResult> {
+  const ticker = new PhaseTicker();
+  const standIn = await startRealtimeStandIn({ ticker });
+  const bridge = await startBenchBridge({ realtimeUrl: standIn.url, env: opts.store === 'redis' ? { REDIS_URL } : {} });
+  const load = new Load({ baseUrl: bridge.baseUrl, authToken: bridge.authToken, ticker, gapMs: 7000 });
+  try {
+    await load.add(opts.calls, 50);
+    await sleep(3000);
+    // The live calls' own CPU, to subtract.
+    const b0 = await bridge.stats();
+    const tb = performance.now();
+    await sleep(5000);
+    const b1 = await bridge.stats({ resetLag: true });
+    const baseline = cpuShare(b0, b1, performance.now() - tb);
+    load.resetWindow();
+    standIn.resetWindow();
+    const t0 = performance.now();
+    // The flood runs niced in its own process on the load generator's core: it gets what the
+    // calls leave, so the calls' pace (and so the gaps measured) is the bridge's doing, not ours.
+    const flood = await runFloodInChild({
+      target: new URL(bridge.baseUrl),
+      ips: opts.ips,
+      seconds: opts.seconds,
+      concurrency: opts.concurrency,
+      cpus: placeProcesses().loadCpus ?? undefined,
+    });
+    const wallMs = performance.now() - t0;
+    const s1 = await bridge.stats();
+    const refused = Object.entries(flood.byStatus)
+      .filter(([s]) => Number(s) >= 400)
+      .reduce((a, [, n]) => a + n, 0);
+    const cpu = cpuShare(b1, s1, wallMs);
+    const extraUs = (cpu - baseline) * wallMs * 1000;
+    const usPerRefusal = refused > 0 ? extraUs / refused : 0;
+    const result: FloodBenchResult = {
+      store: opts.store,
+      liveCalls: load.live,
+      attempts: flood.attempts,
+      byStatus: flood.byStatus,
+      errors: flood.errors,
+      seconds: wallMs / 1000,
+      refusedPerS: refused / (wallMs / 1000),
+      cpuPct: cpu * 100,
+      baselineCpuPct: baseline * 100,
+      cpuUsPerRefusal: usPerRefusal,
+      projectedPerCoreS: usPerRefusal > 0 ? 1e6 / usPerRefusal : 0,
+      lagP99Ms: s1.lag.p99,
+      maxAppendGapMs: standIn.maxAppendGapMs,
+      maxMediaGapMs: load.maxMediaGapMs(),
+      drops: counterDelta(b0, s1, COUNTER.droppedUp) + counterDelta(b0, s1, COUNTER.droppedTwilio),
+      failedCalls: load.failed + load.endedEarly,
+      guardInstalled: Object.keys(flood.byStatus).some((s) => s !== '401'),
+      generatorLagP99Ms: load.generatorHealth().lagP99Ms,
+    };
+    const statuses = Object.entries(flood.byStatus)
+      .map(([s, n]) => `${s}×${n}`)
+      .join(' ');
+    opts.log(
+      `  ${opts.store}: ${flood.attempts} attempts in ${result.seconds.toFixed(1)} s (${statuses}), ${Math.round(result.refusedPerS)} refused/s, ` +
+        `cpu ${result.cpuPct.toFixed(0)} % (calls alone ${result.baselineCpuPct.toFixed(0)} %), ${usPerRefusal.toFixed(1)} µs/refusal; ` +
+        `${result.liveCalls} live calls: worst gap ${result.maxAppendGapMs.toFixed(0)} ms between appends, ${result.maxMediaGapMs.toFixed(0)} ms between media; drops ${result.drops}`,
+    );
+    return result;
+  } finally {
+    await load.hangUpAll();
+    load.close();
+    await bridge.stop();
+    await standIn.close();
+    ticker.stop();
+    if (opts.store === 'redis') await cleanRedis().catch(() => 0);
+  }
+}
