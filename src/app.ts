@@ -137,6 +137,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     prewarmTimeoutMs: deps.prewarmTimeoutMs,
     // /twilio/call-status is a webhook the guard lets through to be verified: report failures.
     onBadSignature: (request, reason) => guard.reportRejectedCredential(request, reason),
+    onBadToken: (request) => guard.reportRejectedCredential(request, 'bad_api_token'),
   });
   app.addHook('onClose', (_instance, done) => {
     callControl.close();

@@ -17,6 +17,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { CallRegistry } from '../call-registry.js';
 import { publicWsBase, type Config } from '../config.js';
+import { hasBearer } from '../bearer.js';
 import type { Metrics } from '../metrics.js';
 import type { StreamAuth } from '../stream/route.js';
 import { agentKey, clientKey, ipHasher } from './client-ip.js';
@@ -57,7 +58,7 @@ export interface Guard {
    * A credential was rejected after the guard let the request through (a webhook's bad
    * signature): counts `rejections{reason}` and starts a cooldown on the source IP.
    */
-  reportRejectedCredential(request: FastifyRequest, reason: CredentialRejection | 'missing_signature'): void;
+  reportRejectedCredential(request: FastifyRequest, reason: CredentialRejection | 'missing_signature' | 'bad_api_token'): void;
   /** Closes the store (the Redis connection). */
   close(): Promise<void>;
 }
@@ -171,6 +172,8 @@ export function installGuard(app: FastifyInstance, opts: GuardOptions): Guard {
     // Signed webhooks: Twilio's shared IPs must not be locked out; the route verifies and reports.
     const signed = request.headers['x-twilio-signature'] !== undefined;
     if (signed && request.method === 'POST' && request.url.startsWith(webhookPrefix)) return;
+    // A valid API or metrics token is a credential too: never refused for its IP's record.
+    if (hasBearer(request.headers.authorization, config.apiToken) || hasBearer(request.headers.authorization, config.metricsToken)) return;
     const verdict = await store.hit(at.ip, at.now);
     if (!verdict.ok) refuseGate(at, verdict);
   });

@@ -7,7 +7,9 @@
  * Caddy, that is the real client's address, so public clients are refused even if a proxy rule
  * ever let `/metrics` through.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { bearer, sameSecret } from '../bearer.js';
+
+export { bearer, sameSecret };
 
 export type MetricsAccess = 'allow' | 'bad_token' | 'not_loopback';
 
@@ -26,23 +28,6 @@ export function metricsAccess(input: MetricsAccessInput): MetricsAccess {
     return presented !== null && sameSecret(presented, input.token) ? 'allow' : 'bad_token';
   }
   return isLoopback(input.ip) ? 'allow' : 'not_loopback';
-}
-
-/** The credentials of a `Bearer` Authorization header (scheme case-insensitive), or null. */
-export function bearer(header: string | undefined): string | null {
-  if (header === undefined) return null;
-  const m = /^Bearer[ ]+(\S+)[ ]*$/i.exec(header);
-  return m?.[1] ?? null;
-}
-
-/**
- * Constant-time comparison of two secrets of any length: both sides are hashed to 32 bytes
- * first, so neither the content nor the length of the expected token leaks through timing.
- */
-export function sameSecret(a: string, b: string): boolean {
-  const ha = createHash('sha256').update(a, 'utf8').digest();
-  const hb = createHash('sha256').update(b, 'utf8').digest();
-  return timingSafeEqual(ha, hb);
 }
 
 const LOOPBACK_V4 = /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/;

@@ -41,10 +41,11 @@ async function makeApp(env: Record<string, string | undefined> = {}, registry?: 
   return app;
 }
 
-function post(a: FastifyInstance, body: unknown, headers: Record<string, string> = {}) {
+function post(a: FastifyInstance, body: unknown, headers: Record<string, string> = {}, remoteAddress = '127.0.0.1') {
   return a.inject({
     method: 'POST',
     url: '/calls',
+    remoteAddress,
     headers: { authorization: `Bearer ${API_TOKEN}`, 'content-type': 'application/json', ...headers },
     payload: typeof body === 'string' ? body : JSON.stringify(body),
   });
@@ -95,12 +96,13 @@ describe('POST /calls', () => {
     expect(missing.headers['www-authenticate']).toMatch(/^Bearer/);
     expect(missing.json()).toMatchObject({ reason: 'missing_token', message: expect.stringContaining('Bearer') });
 
-    for (const wrong of [API_TOKEN.slice(0, -1) + 'x', 'short', API_TOKEN + 'longer']) {
-      const res = await post(a, '{not json', { authorization: `Bearer ${wrong}` });
+    // Each from its own address: a wrong token puts its source in a cooldown (the guard's 403).
+    for (const [i, wrong] of [API_TOKEN.slice(0, -1) + 'x', 'short', API_TOKEN + 'longer'].entries()) {
+      const res = await post(a, '{not json', { authorization: `Bearer ${wrong}` }, `127.0.0.${50 + i}`);
       expect(res.statusCode).toBe(401);
       expect(res.json()).toMatchObject({ reason: 'bad_token', message: 'the API token is wrong' });
     }
-    const basic = await post(a, { to: '+15557654321' }, { authorization: `Basic ${API_TOKEN}` });
+    const basic = await post(a, { to: '+15557654321' }, { authorization: `Basic ${API_TOKEN}` }, '127.0.0.60');
     expect(basic.json()).toMatchObject({ reason: 'missing_token' });
     expect(rest.requests).toHaveLength(0);
     expect(logs.text()).not.toContain(API_TOKEN);

@@ -84,3 +84,28 @@ describe('the guard in the app', () => {
     expect(bridge.app.registry.live).toBe(0);
   });
 });
+
+describe('bearer credentials and the guard', () => {
+  it('a wrong API token cools the IP down, but the right token from it is still served', async () => {
+    bridge = await startBridge({ API_TOKEN: 'api-token-for-tests-0123456789' });
+    const post = (authorization?: string) =>
+      bridge.app.inject({
+        method: 'POST',
+        url: '/calls',
+        remoteAddress: '127.0.0.31',
+        headers: { 'content-type': 'application/json', ...(authorization ? { authorization } : {}) },
+        payload: JSON.stringify({ to: '+15550001111' }),
+      });
+    expect((await post('Bearer wrong-token')).statusCode).toBe(401);
+    const cooled = await post();
+    expect(cooled.statusCode).toBe(403);
+    expect(Number(cooled.headers['retry-after'])).toBeGreaterThan(0);
+    // With the right token the request reaches the route: here it answers 503 because the
+    // Twilio REST settings are not configured, which proves the guard let it through.
+    const served = await post('Bearer api-token-for-tests-0123456789');
+    expect(served.statusCode).toBe(503);
+    expect(served.body).toContain('TWILIO_ACCOUNT_SID');
+    const rejections = await bridge.app.metrics.rejections.get();
+    expect(rejections.values.find((v) => v.labels.reason === 'bad_api_token')?.value).toBe(1);
+  });
+});
