@@ -8,7 +8,9 @@ import { Redis } from 'ioredis';
 import { PhaseTicker } from '../tools/sim/ticker.js';
 import { startRealtimeStandIn } from '../tools/sim/realtime-stand-in.js';
 import { runFloodInChild } from '../tools/sim/flood.js';
-import { COUNTER, counterDelta, cpuShare, placeProcesses, sleep, startBenchBridge } from './harness.js';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { COUNTER, counterDelta, cpuShare, placeProcesses, procCpuUs, sleep, startBenchBridge } from './harness.js';
 import { Load } from './load.js';
 
 export const REDIS_URL = 'redis://127.0.0.1:6379';
@@ -152,5 +154,44 @@ export async function runFloodBench(opts: FloodBenchOptions): Promise<FloodBench
     await standIn.close();
     ticker.stop();
     if (opts.store === 'redis') await cleanRedis().catch(() => 0);
+  }
+}
+
+export interface FloorResult {
+  readonly attempts: number;
+  readonly answeredPerS: number;
+  readonly cpuUsPerRefusal: number;
+  readonly cpuPct: number;
+}
+
+/**
+ * The same flood against a bare node:http server answering a prebuilt 403 (bench/floor-server.ts),
+ * pinned like the bridge: what refusing costs Node and the kernel on this machine before any of
+ * the bridge's own work, and what the load generator can deliver.
+ */
+export async function runFloodFloor(opts: { readonly seconds: number; readonly ips: number; readonly concurrency: number }): Promise<FloorResult> {
+  const where = placeProcesses();
+  const entry = fileURLToPath(new URL('./floor-server.js', import.meta.url));
+  const args = [process.execPath, entry];
+  const command = where.bridgeCpus !== null ? ['taskset', '-c', where.bridgeCpus, ...args] : args;
+  const child = spawn(command[0] as string, command.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    const port = await new Promise<number>((resolve, reject) => {
+      child.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));
+      child.once('exit', (code) => reject(new Error(`floor server exited ${code}`)));
+    });
+    await sleep(500);
+    const before = procCpuUs(child.pid ?? 0);
+    const flood = await runFloodInChild({ target: new URL(`http://127.0.0.1:${port}`), ...opts, cpus: where.loadCpus ?? undefined, niceness: 0 });
+    const used = procCpuUs(child.pid ?? 0) - before;
+    const answered = Object.values(flood.byStatus).reduce((a, b) => a + b, 0);
+    return {
+      attempts: flood.attempts,
+      answeredPerS: flood.answeredPerSecond,
+      cpuUsPerRefusal: answered > 0 ? used / answered : 0,
+      cpuPct: used / 10 / flood.durationMs,
+    };
+  } finally {
+    child.kill('SIGTERM');
   }
 }

@@ -87,6 +87,14 @@ const CLK_TCK = (() => {
   }
 })();
 
+/** CPU time (user + system, all threads) of process `pid` from /proc/<pid>/stat, µs. */
+export function procCpuUs(pid: number): number {
+  // Fields after the ")" of comm: state is field 3, utime 14, stime 15 (1-based).
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) / CLK_TCK) * 1e6;
+}
+
 export async function startBenchBridge(opts: StartBenchBridgeOptions): Promise<BenchBridge> {
   const where = placeProcesses();
   if (!existsSync(BENCH_BRIDGE_ENTRY)) throw new Error(`${BENCH_BRIDGE_ENTRY} is missing: run "npx tsc -p tsconfig.tools.json"`);
@@ -109,12 +117,7 @@ export async function startBenchBridge(opts: StartBenchBridgeOptions): Promise<B
     stats: (o = {}) => get<BridgeStats>(`/__bench/stats${o.resetLag ? '?reset=1' : ''}`),
     gc: () => get<NodeJS.MemoryUsage>('/__bench/gc', 'POST'),
     profile: (seconds) => get<unknown>(`/__bench/profile?seconds=${seconds}`, 'POST'),
-    procCpuUs() {
-      // Fields after the ")" of comm: state is field 3, utime 14, stime 15 (1-based).
-      const stat = readFileSync(`/proc/${proc.pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      return ((Number(fields[11]) + Number(fields[12])) / CLK_TCK) * 1e6;
-    },
+    procCpuUs: () => procCpuUs(proc.pid),
     async stop() {
       const { code, signal } = await proc.stop(5000);
       if (code !== 0) {

@@ -184,6 +184,16 @@ export function renderMarkdown(r: Results): string {
       ),
       '',
     );
+    const floor = r.flood?.floor;
+    if (floor) {
+      out.push(
+        `Floor, same flood and placement: a bare \`node:http\` server whose 'upgrade' handler writes a prebuilt 403 costs ` +
+          `**${f1(floor.cpuUsPerRefusal)} µs** per refusal (${int(1e6 / Math.max(1, floor.cpuUsPerRefusal))}/s per core; the generator delivered ` +
+          `${int(floor.answeredPerS)}/s to it). That is what TCP accept, parse, write and close cost Node and the kernel on this machine; ` +
+          'the rest of the bridge\'s figure is its own work (routing, hooks, guard, logging, JSON).',
+        '',
+      );
+    }
     if (floods.some((f) => !f.guardInstalled)) {
       out.push('¹ Every answer was 401: the pre-upgrade guard was not installed in the app yet, so this measures the app\'s interim token check.', '');
     }
@@ -195,11 +205,12 @@ export function renderMarkdown(r: Results): string {
     out.push(
       `${int(soak.calls)} short calls (signed webhook, upgrade, start, upstream opened, 100 ms of audio, stop) in ${soak.lanes} lanes, ` +
         `${int(soak.seconds)} s; ${soak.failed} failed${soak.failures.length ? ` (${soak.failures[0]})` : ''}. Snapshots after a full GC, ` +
-        'once the closing handshakes are over.',
+        'once the closing handshakes are over. STREAM_TOKEN_TTL_SECONDS=10 here: the guard keeps each used token\'s mark for ' +
+        'the token\'s life (single use), which with the default 300 s would be retention by design, not a leak.',
       '',
       ...mdTable(
-        ['after calls', 'heap MB', 'RSS MB', 'handles', 'sessions', 'live calls', 'upstream sockets open'],
-        [soak.start, ...soak.trend].map((s) => [int(s.afterCalls), f2(s.heapMb), int(s.rssMb), `${sumHandles(s.handles)} (${Object.entries(s.handles).map(([k, n]) => `${k} ${n}`).join(', ')})`, s.sessions, s.liveCalls, s.upstreamOpen]),
+        ['after calls', 'heap used MB', 'heap reserved MB', 'external MB', 'RSS MB', 'handles', 'sessions', 'live calls', 'upstream sockets open'],
+        [soak.start, ...soak.trend].map((s) => [int(s.afterCalls), f2(s.heapMb), s.heapTotalMb === undefined ? '—' : f1(s.heapTotalMb), s.externalMb === undefined ? '—' : f1(s.externalMb), int(s.rssMb), `${sumHandles(s.handles)} (${Object.entries(s.handles).map(([k, n]) => `${k} ${n}`).join(', ')})`, s.sessions, s.liveCalls, s.upstreamOpen]),
       ),
       '',
     );

@@ -15,7 +15,7 @@ import { renderMarkdown } from './report.js';
 import { runMessageRate } from './message-rate.js';
 import { runCapacity } from './capacity.js';
 import { runLatency } from './latency.js';
-import { redisAvailable, runFloodBench, type FloodBenchResult } from './flood.js';
+import { redisAvailable, runFloodBench, runFloodFloor, type FloodBenchResult, type FloorResult } from './flood.js';
 import { runSoak } from './soak.js';
 import { profileUnderFlood, profileUnderLoad } from './profile-run.js';
 
@@ -30,6 +30,8 @@ interface Args {
   readonly quick: boolean;
   readonly write: boolean;
   readonly profile: boolean;
+  /** Only re-render BENCHMARKS.md from bench/results.json (after editing bench/NOTES.md). */
+  readonly reportOnly: boolean;
 }
 
 function parseArgs(argv: readonly string[]): Args | string {
@@ -37,11 +39,13 @@ function parseArgs(argv: readonly string[]): Args | string {
   let quick = false;
   let write = true;
   let profile = true;
+  let reportOnly = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string;
     if (a === '--quick') quick = true;
     else if (a === '--no-write') write = false;
     else if (a === '--no-profile') profile = false;
+    else if (a === '--report-only') reportOnly = true;
     else if (a === '--only' || a.startsWith('--only=')) {
       const list = (a === '--only' ? argv[++i] : a.slice(7)) ?? '';
       const names = list.split(',').filter(Boolean);
@@ -51,10 +55,10 @@ function parseArgs(argv: readonly string[]): Args | string {
     } else if (a === '--help' || a === '-h') return 'help';
     else return `unknown option ${a}`;
   }
-  return { only, quick, write, profile };
+  return { only, quick, write, profile, reportOnly };
 }
 
-const USAGE = `usage: npm run bench -- [--only ${BENCHMARKS.join(',')}] [--quick] [--no-write] [--no-profile]`;
+const USAGE = `usage: npm run bench -- [--only ${BENCHMARKS.join(',')}] [--quick] [--no-write] [--no-profile] [--report-only]`;
 
 function loadResults(): Results {
   const fresh: Results = { machine: machine(), placement: '' };
@@ -66,6 +70,12 @@ function loadResults(): Results {
   }
 }
 
+/** BENCHMARKS.md: the generated figures, then the hand-written reading of them (bench/NOTES.md). */
+function writeReport(results: Results): void {
+  const notes = existsSync(NOTES_MD) ? `\n${readFileSync(NOTES_MD, 'utf8')}` : '';
+  writeFileSync(BENCHMARKS_MD, renderMarkdown(results) + notes);
+}
+
 async function main(): Promise<number> {
   const args = parseArgs(process.argv.slice(2));
   if (typeof args === 'string') {
@@ -75,6 +85,11 @@ async function main(): Promise<number> {
     }
     console.error(`bench: ${args}\n${USAGE}`);
     return 2;
+  }
+  if (args.reportOnly) {
+    writeReport(loadResults());
+    console.log(`wrote ${BENCHMARKS_MD} from ${RESULTS_JSON}`);
+    return 0;
   }
   const q = args.quick;
   const log = (line: string): void => console.log(line);
@@ -141,11 +156,14 @@ async function main(): Promise<number> {
       }
       case 'flood': {
         const skipped: string[] = [];
+        let floor: FloorResult | undefined;
         await step(
           name,
           async () => {
             const out: FloodBenchResult[] = [];
             const opts = { calls: q ? 50 : 100, seconds: q ? 3 : 10, ips: 200, concurrency: 256, log };
+            floor = await runFloodFloor({ seconds: q ? 3 : 5, ips: opts.ips, concurrency: opts.concurrency });
+            log(`  floor (bare node:http answering a prebuilt 403): ${Math.round(floor.answeredPerS)}/s, ${floor.cpuUsPerRefusal.toFixed(1)} µs per refusal`);
             const memory = await runFloodBench({ ...opts, store: 'memory' });
             out.push(memory);
             if (!memory.guardInstalled) skipped.push('Redis store: not run — the guard is not installed in the app yet (every refusal was the interim 401); the code is ready (REDIS_URL=redis://127.0.0.1:6379).');
@@ -153,7 +171,7 @@ async function main(): Promise<number> {
             else out.push(await runFloodBench({ ...opts, store: 'redis' }));
             return out;
           },
-          (info, result) => (results[name] = { ...info, result, skipped }),
+          (info, result) => (results[name] = { ...info, result, skipped, floor }),
         );
         for (const s of skipped) log(`  ${s}`);
         break;
@@ -195,8 +213,7 @@ async function main(): Promise<number> {
   for (const line of table(['benchmark', 'figure', 'measured', 'target', 'met'], rows, [0, 1, 2, 3, 4])) log(line);
   if (args.write) {
     writeFileSync(RESULTS_JSON, JSON.stringify(results, null, 2) + '\n');
-    const notes = existsSync(NOTES_MD) ? `\n${readFileSync(NOTES_MD, 'utf8')}` : '';
-    writeFileSync(BENCHMARKS_MD, renderMarkdown(results) + notes);
+    writeReport(results);
     log(`\nwrote ${BENCHMARKS_MD} and ${RESULTS_JSON}`);
   }
   return failed ? 1 : 0;

@@ -17,6 +17,9 @@ export interface SoakSnapshot {
   readonly afterCalls: number;
   readonly heapMb: number;
   readonly rssMb: number;
+  /** V8 heap reserved (used + free pages), and memory outside it (Buffers, sockets' native state), MB. */
+  readonly heapTotalMb?: number;
+  readonly externalMb?: number;
   readonly handles: Record<string, number>;
   readonly sessions: number;
   readonly liveCalls: number;
@@ -44,11 +47,15 @@ export interface SoakOptions {
 
 /** Calls before the first snapshot: JIT, pools and lazily created structures settle. */
 const WARMUP_CALLS = 200;
+/** Stream token lifetime in the soak bridge, s (the smallest the config allows). */
+export const TOKEN_TTL_S = 10;
 
 export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
   const ticker = new PhaseTicker();
   const standIn = await startRealtimeStandIn({ ticker });
-  const bridge = await startBenchBridge({ realtimeUrl: standIn.url });
+  // The guard keeps a used-token mark for each token's life (single use, by design): a 10 s TTL
+  // lets those expire during the run, so what remains at the end is growth, not retention.
+  const bridge = await startBenchBridge({ realtimeUrl: standIn.url, env: { STREAM_TOKEN_TTL_SECONDS: String(TOKEN_TTL_S) } });
   const agent = new Agent({ keepAlive: true, maxSockets: opts.lanes });
   const audio = callerAudio(readFixture('caller-8k.ulaw'));
   const failures: string[] = [];
@@ -89,6 +96,8 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
       afterCalls: done,
       heapMb: mem.heapUsed / 1e6,
       rssMb: mem.rss / 1e6,
+      heapTotalMb: mem.heapTotal / 1e6,
+      externalMb: mem.external / 1e6,
       handles: s.handles,
       sessions: s.sessions,
       liveCalls: s.liveCalls,

@@ -6,7 +6,7 @@ import type { Machine } from './machine.js';
 import type { MessageRateResult } from './message-rate.js';
 import type { CapacityResult } from './capacity.js';
 import type { LatencyResult } from './latency.js';
-import type { FloodBenchResult } from './flood.js';
+import type { FloodBenchResult, FloorResult } from './flood.js';
 import type { SoakResult } from './soak.js';
 import type { ProfileSummary } from './profile.js';
 import type { FirstAudioResult } from './first-audio.js';
@@ -33,7 +33,7 @@ export interface Results {
   'message-rate'?: RunInfo & { result?: MessageRateResult };
   capacity?: RunInfo & { result?: CapacityResult };
   latency?: RunInfo & { result?: LatencyResult[] };
-  flood?: RunInfo & { result?: FloodBenchResult[]; skipped?: string[] };
+  flood?: RunInfo & { result?: FloodBenchResult[]; skipped?: string[]; floor?: FloorResult };
   soak?: RunInfo & { result?: SoakResult };
   'first-audio'?: RunInfo & { result?: FirstAudioResult };
   profiles?: { streaming?: ProfileSummary & { calls: number }; flood?: ProfileSummary; capturedAt: string };

@@ -53,6 +53,7 @@ per-call and total figures. Targets must be this machine (loopback or one of its
   --gap MS               silence after each caller utterance: 7000 lets the answer finish, less interrupts it (default 7000)
   --local-realtime       host the Realtime stand-in here, on --realtime-port (default 8765); the bridge must have been
                          started with OPENAI_REALTIME_URL=ws://127.0.0.1:<port>/v1/realtime
+                         (without it, a bridge with a real OPENAI_API_KEY opens real, billed Realtime sessions)
   --spawn-bridge         start a bridge (the compiled server) wired to an in-process Realtime stand-in: fully self-contained
   --flood                also flood the stream route with anonymous upgrade attempts while the calls stream (loopback only)
   --flood-ips N          distinct source addresses 127.1.x.y (default 200, at most ${MAX_FLOOD_IPS})
