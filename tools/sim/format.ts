@@ -109,7 +109,8 @@ export function formatReport(report: SimulationReport): string[] {
     out.push(`  refused           ${n0(f.refusedPerSecond)} per second (slowest answer ${n0(f.maxAnswerMs)} ms)`);
     if (f.byStatus['101']) out.push(`  WARNING           ${f.byStatus['101']} anonymous upgrades were accepted (101)`);
     out.push(
-      `  live calls        worst gap during the flood: ${f.maxAppendGapMs === null ? 'n/a' : `${n0(f.maxAppendGapMs)} ms between appends, `}${n0(f.maxMediaGapMs)} ms between media`,
+      `  live calls        worst gap during the flood: ${f.maxAppendGapMs === null ? '' : `${n0(f.maxAppendGapMs)} ms between appends, `}` +
+        (f.maxMediaGapMs > 0 ? `${n0(f.maxMediaGapMs)} ms between media` : 'no answer was playing (media gap n/a)'),
     );
   }
   return out;
