@@ -4,10 +4,8 @@
  * included), the stand-in answering each caller turn with 6 s of speech in 20 ms deltas — and N
  * steps up until frames are dropped or the event-loop lag p99 passes 50 ms.
  */
-import { PhaseTicker } from '../tools/sim/ticker.js';
-import { startRealtimeStandIn } from '../tools/sim/realtime-stand-in.js';
-import { COUNTER, counterDelta, cpuShare, sleep, startBenchBridge } from './harness.js';
-import { Load } from './load.js';
+import { COUNTER, counterDelta, cpuShare, sleep } from './harness.js';
+import { startRig } from './rig.js';
 
 export interface CapacityStep {
   readonly calls: number;
@@ -55,10 +53,8 @@ export const LAG_P99_LIMIT_MS = 50;
 const GENERATOR_LATE_LIMIT_MS = 60;
 
 export async function runCapacity(opts: CapacityOptions): Promise<CapacityResult> {
-  const ticker = new PhaseTicker();
-  const standIn = await startRealtimeStandIn({ ticker });
-  const bridge = await startBenchBridge({ realtimeUrl: standIn.url });
-  const load = new Load({ baseUrl: bridge.baseUrl, authToken: bridge.authToken, ticker, gapMs: 7000 });
+  const rig = await startRig({ load: { gapMs: 7000 } });
+  const { bridge, load, standIn } = rig;
   const steps: CapacityStep[] = [];
   let limitedBy = `the last step (${opts.steps.at(-1)} calls) still met the criteria`;
   const idle = { rssMb: 0, heapMb: 0, cpuPct: 0 };
@@ -125,11 +121,7 @@ export async function runCapacity(opts: CapacityOptions): Promise<CapacityResult
       }
     }
   } finally {
-    await load.hangUpAll();
-    load.close();
-    await bridge.stop();
-    await standIn.close();
-    ticker.stop();
+    await rig.close();
   }
   const ok = steps.filter((s) => s.stop === null);
   return { steps, idle, maxCalls: ok.at(-1)?.calls ?? 0, windowS: opts.windowS, limitedBy };

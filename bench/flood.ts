@@ -5,13 +5,11 @@
  * the live calls' worst inter-frame gap during the flood. Memory store, then Redis.
  */
 import { Redis } from 'ioredis';
-import { PhaseTicker } from '../tools/sim/ticker.js';
-import { startRealtimeStandIn } from '../tools/sim/realtime-stand-in.js';
 import { runFloodInChild } from '../tools/sim/flood.js';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { COUNTER, counterDelta, cpuShare, placeProcesses, procCpuUs, sleep, startBenchBridge } from './harness.js';
-import { Load } from './load.js';
+import { COUNTER, counterDelta, cpuShare, placeProcesses, procCpuUs, sleep } from './harness.js';
+import { startRig } from './rig.js';
 
 export const REDIS_URL = 'redis://127.0.0.1:6379';
 
@@ -85,10 +83,8 @@ async function cleanRedis(url = REDIS_URL): Promise<number> {
 }
 
 export async function runFloodBench(opts: FloodBenchOptions): Promise<FloodBenchResult> {
-  const ticker = new PhaseTicker();
-  const standIn = await startRealtimeStandIn({ ticker });
-  const bridge = await startBenchBridge({ realtimeUrl: standIn.url, env: opts.store === 'redis' ? { REDIS_URL } : {} });
-  const load = new Load({ baseUrl: bridge.baseUrl, authToken: bridge.authToken, ticker, gapMs: 7000 });
+  const rig = await startRig({ bridge: { env: opts.store === 'redis' ? { REDIS_URL } : {} }, load: { gapMs: 7000 } });
+  const { bridge, load, standIn } = rig;
   try {
     await load.add(opts.calls, 50);
     await sleep(3000);
@@ -148,11 +144,7 @@ export async function runFloodBench(opts: FloodBenchOptions): Promise<FloodBench
     );
     return result;
   } finally {
-    await load.hangUpAll();
-    load.close();
-    await bridge.stop();
-    await standIn.close();
-    ticker.stop();
+    await rig.close();
     if (opts.store === 'redis') await cleanRedis().catch(() => 0);
   }
 }

@@ -7,11 +7,9 @@
  * The figures include two loopback hops and the load generator's own scheduling, which is
  * reported alongside.
  */
-import { PhaseTicker } from '../tools/sim/ticker.js';
-import { startRealtimeStandIn } from '../tools/sim/realtime-stand-in.js';
 import { LatencyProbe } from '../tools/sim/latency.js';
-import { COUNTER, counterDelta, cpuShare, sleep, startBenchBridge } from './harness.js';
-import { Load } from './load.js';
+import { COUNTER, counterDelta, cpuShare, sleep } from './harness.js';
+import { startRig } from './rig.js';
 
 export interface LatencySeries {
   readonly count: number;
@@ -41,11 +39,9 @@ export interface LatencyOptions {
 }
 
 export async function runLatency(opts: LatencyOptions): Promise<LatencyResult> {
-  const ticker = new PhaseTicker();
   const probe = new LatencyProbe();
-  const standIn = await startRealtimeStandIn({ ticker, probe });
-  const bridge = await startBenchBridge({ realtimeUrl: standIn.url });
-  const load = new Load({ baseUrl: bridge.baseUrl, authToken: bridge.authToken, ticker, gapMs: 2000, probe });
+  const rig = await startRig({ standIn: { probe }, load: { gapMs: 2000, probe } });
+  const { bridge, load } = rig;
   try {
     await load.add(opts.calls, opts.rampPerSecond);
     await sleep(3000);
@@ -80,10 +76,6 @@ export async function runLatency(opts: LatencyOptions): Promise<LatencyResult> {
     );
     return result;
   } finally {
-    await load.hangUpAll();
-    load.close();
-    await bridge.stop();
-    await standIn.close();
-    ticker.stop();
+    await rig.close();
   }
 }

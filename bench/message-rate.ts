@@ -5,10 +5,8 @@
  * Counted by the bridge's own counters, cross-checked by what the peers received. Marks and
  * control messages are counted too: "messages", not just audio frames.
  */
-import { PhaseTicker } from '../tools/sim/ticker.js';
-import { startRealtimeStandIn } from '../tools/sim/realtime-stand-in.js';
-import { COUNTER, counterDelta, sleep, startBenchBridge } from './harness.js';
-import { Load } from './load.js';
+import { COUNTER, counterDelta, sleep } from './harness.js';
+import { startRig } from './rig.js';
 
 export interface MessageRateResult {
   readonly calls: number;
@@ -41,11 +39,9 @@ export interface MessageRateOptions {
 }
 
 export async function runMessageRate(opts: MessageRateOptions): Promise<MessageRateResult> {
-  const ticker = new PhaseTicker();
-  const standIn = await startRealtimeStandIn({ ticker, deltaBytes: 160 });
-  const bridge = await startBenchBridge({ realtimeUrl: standIn.url });
   // 7 s after each utterance: every answer plays to the end (no barge-in discards to muddy the rate).
-  const load = new Load({ baseUrl: bridge.baseUrl, authToken: bridge.authToken, ticker, gapMs: 7000, durationS: opts.seconds });
+  const rig = await startRig({ standIn: { deltaBytes: 160 }, load: { gapMs: 7000, durationS: opts.seconds } });
+  const { bridge, load, standIn } = rig;
   try {
     const s0 = await bridge.stats();
     await load.add(opts.calls, 20);
@@ -94,10 +90,6 @@ export async function runMessageRate(opts: MessageRateOptions): Promise<MessageR
     );
     return result;
   } finally {
-    await load.hangUpAll();
-    load.close();
-    await bridge.stop();
-    await standIn.close();
-    ticker.stop();
+    await rig.close();
   }
 }

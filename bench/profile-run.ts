@@ -3,10 +3,9 @@
  * itself for a window (V8's sampling profiler through its inspector, as `node --cpu-prof` uses),
  * and the profile is summarised by function and by component.
  */
-import { PhaseTicker } from '../tools/sim/ticker.js';
-import { startRealtimeStandIn } from '../tools/sim/realtime-stand-in.js';
 import { sleep, startBenchBridge } from './harness.js';
-import { Load } from './load.js';
+import { startRealtimeStandIn } from '../tools/sim/realtime-stand-in.js';
+import { startRig } from './rig.js';
 import { runFlood } from '../tools/sim/flood.js';
 import { summarizeProfile, type CpuProfile, type ProfileSummary } from './profile.js';
 
@@ -19,21 +18,15 @@ export interface ProfileRunOptions {
 }
 
 export async function profileUnderLoad(opts: ProfileRunOptions): Promise<ProfileSummary & { calls: number }> {
-  const ticker = new PhaseTicker();
-  const standIn = await startRealtimeStandIn({ ticker });
-  const bridge = await startBenchBridge({ realtimeUrl: standIn.url, pin: false });
-  const load = new Load({ baseUrl: bridge.baseUrl, authToken: bridge.authToken, ticker, gapMs: opts.gapMs ?? 7000 });
+  const rig = await startRig({ bridge: { pin: false }, load: { gapMs: opts.gapMs ?? 7000 } });
+  const { bridge, load } = rig;
   try {
     await load.add(opts.calls, opts.rampPerSecond ?? 100);
     await sleep(3000);
     const profile = (await bridge.profile(opts.seconds)) as CpuProfile;
     return { ...summarizeProfile(profile), calls: load.live };
   } finally {
-    await load.hangUpAll();
-    load.close();
-    await bridge.stop();
-    await standIn.close();
-    ticker.stop();
+    await rig.close();
   }
 }
 
