@@ -12,9 +12,18 @@
  *   /twilio/) carrying X-Twilio-Signature is let through to its route, which verifies it after
  *   parsing the body and calls `reportRejectedCredential` on failure.
  *
+ * In front of that hook, a fast lane (fast-refusal.ts) answers anonymous stream upgrades on the
+ * raw socket when the store can decide at once (in memory always; with Redis, an address whose
+ * ban is held locally): the same verdict, status, headers, body, counter and log line, without
+ * Fastify's request, reply and child logger. Valid credentials, and anything the store would
+ * have to be asked about, take the hook.
+ *
  * Every store call is bounded (resilient-store.ts), so the hook always finishes.
  */
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { Socket } from 'node:net';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { CallRegistry } from '../call-registry.js';
 import { publicWsBase, type Config } from '../config.js';
 import { hasBearer } from '../bearer.js';
@@ -23,10 +32,11 @@ import type { StreamAuth } from '../stream/route.js';
 import { agentKey, clientKey, ipHasher } from './client-ip.js';
 import { checkStreamCredentials, streamTokenOf, tokenId, type CredentialRejection } from './credentials.js';
 import type { GateVerdict } from './decide.js';
+import { refuseOnSocket, screenUpgrades } from './fast-refusal.js';
 import { guardLimits } from './limits.js';
 import { MemoryStore } from './memory-store.js';
 import type { BanVerdict } from './penalty.js';
-import { destroyUpgradeSocket, isUpgrade, refuse, type RefusalStatus } from './refuse.js';
+import { destroyUpgradeSocket, isUpgrade, rawRefusal, refuse, type Refusal } from './refuse.js';
 import { ResilientStore } from './resilient-store.js';
 import type { GuardStore } from './store.js';
 
@@ -66,6 +76,24 @@ export interface Guard {
 /** request.ip is undefined only once the socket is gone; such requests share one key. */
 const ipOf = (request: FastifyRequest): string => clientKey((request.ip as string | undefined) ?? 'unknown');
 
+/** What an anonymous upgrade attempt is told, given the store's verdict, and the ban to log. */
+interface AnonymousAnswer {
+  readonly refusal: Refusal;
+  readonly ban: BanVerdict | undefined;
+  /** What earned the ban: the verdict's reason or the credential's. */
+  readonly cause: string;
+}
+
+function answerAnonymous(verdict: GateVerdict, draining: boolean, rejection: CredentialRejection): AnonymousAnswer {
+  if (!verdict.ok) {
+    const { status, reason, retryAfterMs } = verdict;
+    return { refusal: { status, reason, retryAfterMs }, ban: verdict.ban, cause: reason };
+  }
+  // While draining the attempt was not penalised (see gateStream), so there is no ban to log.
+  if (draining) return { refusal: { status: 503, reason: 'draining' }, ban: undefined, cause: 'draining' };
+  return { refusal: { status: 401, reason: rejection }, ban: verdict.ban, cause: rejection };
+}
+
 /** What the stream route receives; `slot` is released when the TCP socket closes. */
 export type GuardedStreamAuth = StreamAuth & { readonly slot: { readonly ip: string; release(): void } };
 
@@ -102,58 +130,60 @@ export function installGuard(app: FastifyInstance, opts: GuardOptions): Guard {
     readonly now: number;
   }
 
-  const say = (at: Judged, status: RefusalStatus, reason: string, retryAfterMs?: number): void => {
-    count(reason);
-    at.request.log.debug({ ip: at.ip, status, reason }, 'guard refused');
-    refuse(at.reply, status, reason, retryAfterMs);
+  const say = (at: Judged, refusal: Refusal): void => {
+    count(refusal.reason);
+    at.request.log.debug({ ip: at.ip, status: refusal.status, reason: refusal.reason }, 'guard refused');
+    refuse(at.reply, refusal);
   };
 
   /** New bans: a first cooldown at debug (one per offending IP); floods and escalations at info, IP hashed. */
-  type LogBan = (request: FastifyRequest, ip: string, now: number, ban: BanVerdict | undefined, cause: string) => void;
-  const logBan: LogBan = (request, ip, now, ban, cause) => {
+  type LogBan = (log: FastifyBaseLogger, ip: string, now: number, ban: BanVerdict | undefined, cause: string) => void;
+  const logBan: LogBan = (log, ip, now, ban, cause) => {
     if (ban?.fresh !== true) return;
     const seconds = Math.ceil((ban.until - now) / 1000);
     const fields = { ipHash: hashIp(ip), cause, label: ban.label, seconds, strikes: ban.strikes };
-    if (ban.strikes > 1 || cause === 'flood') request.log.info(fields, 'guard ban');
-    else request.log.debug({ ...fields, ip }, 'guard cooldown');
+    if (ban.strikes > 1 || cause === 'flood') log.info(fields, 'guard ban');
+    else log.debug({ ...fields, ip }, 'guard cooldown');
   };
 
   const refuseGate = (at: Judged, verdict: GateVerdict & { ok: false }): void => {
-    logBan(at.request, at.ip, at.now, verdict.ban, verdict.reason);
-    say(at, verdict.status, verdict.reason, verdict.retryAfterMs);
+    logBan(at.request.log, at.ip, at.now, verdict.ban, verdict.reason);
+    say(at, { status: verdict.status, reason: verdict.reason, retryAfterMs: verdict.retryAfterMs });
   };
 
-  async function gateStream(at: Judged, token: string): Promise<void> {
-    const { request, ip, now } = at;
-    const credentials = checkStreamCredentials({
+  const credentialsOf = (token: string, signature: string | string[] | undefined, now: number) =>
+    checkStreamCredentials({
       streamSecret: config.streamSecret,
       twilioAuthToken: config.twilioAuthToken,
       streamUrlBase,
       token,
-      signature: request.headers['x-twilio-signature'],
+      signature,
       now,
     });
+
+  async function gateStream(at: Judged, token: string): Promise<void> {
+    const { request, ip, now } = at;
+    const credentials = credentialsOf(token, request.headers['x-twilio-signature'], now);
 
     if (!credentials.ok) {
       const agent = agentKey(ip, request.headers['user-agent']);
       const verdict = await store.attempt(ip, agent, now, !registry.draining);
-      if (!verdict.ok) return refuseGate(at, verdict);
-      if (registry.draining) return say(at, 503, 'draining');
-      logBan(request, ip, now, verdict.ban, credentials.reason);
-      return say(at, 401, credentials.reason);
+      const answer = answerAnonymous(verdict, registry.draining, credentials.reason);
+      logBan(request.log, ip, now, answer.ban, answer.cause);
+      return say(at, answer.refusal);
     }
 
     // Valid credentials: capacity first (local and cheap), then single use, then the slot.
     // (A token claimed and then refused for capacity stays used: Twilio does not retry a stream.)
     // Streams only: a pre-warmed upstream reserved for this very call must not refuse its stream.
-    if (registry.streams >= config.maxCalls) return say(at, 503, 'capacity');
-    if (registry.streamsFrom(ip) >= config.maxStreamsPerIp) return say(at, 429, 'ip_cap');
+    if (registry.streams >= config.maxCalls) return say(at, { status: 503, reason: 'capacity' });
+    if (registry.streamsFrom(ip) >= config.maxStreamsPerIp) return say(at, { status: 429, reason: 'ip_cap' });
     const id = tokenId(credentials.callSid, credentials.expiresAt);
-    if (!(await store.claimToken(id, credentials.expiresAt * 1000, now))) return say(at, 409, 'token_reused');
+    if (!(await store.claimToken(id, credentials.expiresAt * 1000, now))) return say(at, { status: 409, reason: 'token_reused' });
     // Authoritative and synchronous: two upgrades racing for the last slot cannot both get it.
     const slot = registry.tryAcquire(ip);
-    if (slot === 'capacity') return say(at, 503, 'capacity');
-    if (slot === 'ip_cap') return say(at, 429, 'ip_cap');
+    if (slot === 'capacity') return say(at, { status: 503, reason: 'capacity' });
+    if (slot === 'ip_cap') return say(at, { status: 429, reason: 'ip_cap' });
     // Held until the TCP socket closes, so the caps count real sockets whatever the route does.
     const socket = request.raw.socket;
     socket.once('close', () => slot.release());
@@ -164,6 +194,40 @@ export function installGuard(app: FastifyInstance, opts: GuardOptions): Guard {
   }
 
   if (!app.hasRequestDecorator('streamAuth')) app.decorateRequest('streamAuth', undefined);
+
+  /**
+   * The fast lane's judge: answers an anonymous stream upgrade on the raw socket when the store
+   * decides it at once, exactly as gateStream would. The client key must be the one Fastify
+   * computes; behind trusted proxies that takes X-Forwarded-For parsing, left to Fastify.
+   */
+  const screen = (req: IncomingMessage, socket: Duplex): boolean => {
+    if (config.trustProxy !== false || !(socket instanceof Socket) || socket.remoteAddress === undefined) return false;
+    const token = req.url === undefined ? undefined : streamTokenOf(req.url, streamPath);
+    if (token === undefined || !isUpgrade(req)) return false;
+    const now = Math.floor(clock());
+    const credentials = credentialsOf(token, req.headers['x-twilio-signature'], now);
+    if (credentials.ok) return false; // valid credentials are never refused for their IP: the hook admits them
+    const ip = clientKey(socket.remoteAddress);
+    const verdict = store.attemptNow(ip, agentKey(ip, req.headers['user-agent']), now, !registry.draining);
+    if (verdict === undefined) return false; // only the shared store can tell: the hook asks it
+    const answer = answerAnonymous(verdict, registry.draining, credentials.reason);
+    logBan(app.log, ip, now, answer.ban, answer.cause);
+    count(answer.refusal.reason);
+    app.log.debug({ ip, status: answer.refusal.status, reason: answer.refusal.reason }, 'guard refused');
+    refuseOnSocket(socket, rawRefusal(answer.refusal));
+    return true;
+  };
+  // On ready, @fastify/websocket has registered its 'upgrade' listener; the lane goes in front of
+  // it. Closing puts it back first, so Fastify's own 503-while-closing answers as before.
+  let unscreen: (() => void) | undefined;
+  app.addHook('onReady', (done) => {
+    unscreen = screenUpgrades(app.server, screen);
+    done();
+  });
+  app.addHook('preClose', (done) => {
+    unscreen?.();
+    done();
+  });
 
   app.addHook('onRequest', async (request, reply) => {
     const at: Judged = { request, reply, ip: ipOf(request), now: Math.floor(clock()) };
@@ -191,7 +255,7 @@ export function installGuard(app: FastifyInstance, opts: GuardOptions): Guard {
       count(reason);
       const ip = ipOf(request);
       const now = Math.floor(clock());
-      void store.penalize(ip, now).then((ban) => logBan(request, ip, now, ban, reason));
+      void store.penalize(ip, now).then((ban) => logBan(request.log, ip, now, ban, reason));
     },
     close: () => store.close(),
   };

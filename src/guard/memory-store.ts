@@ -20,7 +20,7 @@ import {
 } from './decide.js';
 import type { GuardLimits } from './limits.js';
 import type { BanVerdict } from './penalty.js';
-import type { GuardStore } from './store.js';
+import type { GuardStore, ImmediateDecisions } from './store.js';
 
 export interface MemoryStoreOptions {
   /** Most records of each kind (IPs; user-agent + IP pairs) held; about 0.3 KiB each. @default 50_000 */
@@ -37,7 +37,7 @@ interface Entry<R> {
   staleAt: number;
 }
 
-export class MemoryStore implements GuardStore {
+export class MemoryStore implements GuardStore, ImmediateDecisions {
   readonly #limits: GuardLimits;
   readonly #maxEntries: number;
   readonly #maxTokens: number;
@@ -85,6 +85,17 @@ export class MemoryStore implements GuardStore {
     this.#put(this.#ips, ip, nextState.ip, ipStaleAt(nextState.ip, this.#limits), now);
     this.#put(this.#agents, agent, nextState.agent, agentStaleAt(nextState.agent, this.#limits), now);
     return verdict;
+  }
+
+  /** Everything in memory is decided at once. */
+  attemptNow(ip: string, agent: string, now: number, penalize: boolean): GateVerdict {
+    return this.attemptSync(ip, agent, now, penalize);
+  }
+
+  /** Whether `ip` is under a ban at `now`. A look only: no state changes, no LRU touch. */
+  banned(ip: string, now: number): boolean {
+    const until = this.#get(this.#ips, ip, now).penalty?.until;
+    return until !== undefined && until > now;
   }
 
   penalizeSync(ip: string, now: number): BanVerdict {

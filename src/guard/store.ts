@@ -35,3 +35,16 @@ export interface GuardStore {
   /** Releases connections. Idempotent. */
   close(): Promise<void>;
 }
+
+/**
+ * What a store can decide at once, without I/O: in memory, everything; in front of Redis, an
+ * address with a ban known locally (bans never shorten, so a ban seen once holds until its end),
+ * or anything while the backend is down. The guard's fast lane answers from this.
+ */
+export interface ImmediateDecisions {
+  /**
+   * `attempt`, when it can be decided now: the verdict, already applied to the state as
+   * `attempt` would; undefined when only the backend can tell (then call `attempt`).
+   */
+  attemptNow(ip: string, agent: string, now: number, penalize: boolean): GateVerdict | undefined;
+}
