@@ -7,9 +7,9 @@
  * different source IPs.
  */
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import websocket from '@fastify/websocket';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import twilio from 'twilio';
 import { WebSocket } from 'ws';
 import { CallRegistry } from '../../src/call-registry.js';
@@ -30,6 +30,8 @@ export interface Harness {
   readonly port: number;
   /** Stream sockets the stand-in route accepted (what a real route would bridge upstream). */
   readonly accepted: GuardedStreamAuth[];
+  /** URLs of the requests that reached Fastify's hooks (the guard's fast lane answers others first). */
+  readonly seen: string[];
   /** Fake wall clock, ms; tests move it. */
   clock: number;
   close(): Promise<void>;
@@ -54,9 +56,15 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     loggerInstance: logs.logger as FastifyBaseLogger,
     trustProxy: config.trustProxy === false ? false : [...config.trustProxy],
     routerOptions: { maxParamLength: MAX_TOKEN_LENGTH + 16 },
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
   });
   const accepted: GuardedStreamAuth[] = [];
+  const seen: string[] = [];
+  // Before the guard's hook, so it counts every request Fastify gets, refused or not.
+  app.addHook('onRequest', (request, _reply, done) => {
+    seen.push(request.url);
+    done();
+  });
   const h = { clock: T0 } as { clock: number };
   const guard = installGuard(app, {
     config,
@@ -102,6 +110,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     logs,
     port,
     accepted,
+    seen,
     async close() {
       await app.close();
       await guard.close();
@@ -191,6 +200,56 @@ export function httpCall(
     );
     req.once('error', reject);
     req.end(opts.body);
+  });
+}
+
+export interface RawAnswer {
+  /** Everything the server wrote (latin1). */
+  readonly text: string;
+  readonly status: number;
+  /** Header names lower-cased. */
+  readonly headers: Record<string, string>;
+  readonly body: string;
+  /** The server closed the connection (within `giveUpMs`). */
+  readonly closed: boolean;
+}
+
+/**
+ * A WebSocket upgrade request over a plain TCP socket from `from`: what the server wrote, and
+ * whether it closed the connection itself. `giveUpMs` bounds the wait for the close; it is a
+ * liveness bound, not a speed claim.
+ */
+export function rawUpgrade(
+  h: Pick<Harness, 'port'>,
+  path: string,
+  opts: { from?: string; headers?: Record<string, string>; giveUpMs?: number } = {},
+): Promise<RawAnswer> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port: h.port, localAddress: opts.from ?? '127.0.0.1' });
+    let text = '';
+    const finish = (closed: boolean): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      const [head = '', body = ''] = text.split('\r\n\r\n', 2);
+      const [statusLine = '', ...lines] = head.split('\r\n');
+      const headers: Record<string, string> = {};
+      for (const line of lines) {
+        const colon = line.indexOf(':');
+        if (colon > 0) headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+      }
+      resolve({ text, status: Number(/^HTTP\/1\.1 (\d{3}) /.exec(statusLine)?.[1] ?? 0), headers, body, closed });
+    };
+    const timer = setTimeout(() => finish(false), opts.giveUpMs ?? 3_000);
+    socket.on('data', (c: Buffer) => (text += c.toString('latin1')));
+    socket.on('error', () => undefined);
+    socket.once('close', () => finish(true));
+    const extra = Object.entries(opts.headers ?? {})
+      .map(([k, v]) => `${k}: ${v}\r\n`)
+      .join('');
+    socket.write(
+      `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n` +
+        `Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n${extra}\r\n`,
+    );
   });
 }
 

@@ -66,6 +66,26 @@ describe.skipIf(skipRedis)('guard with Redis', () => {
     expect([a.h.guard.healthy, b.h.guard.healthy]).toEqual([true, true]);
   });
 
+  it('a ban learned from Redis is then enforced on the raw socket, without Fastify or a round trip', async () => {
+    const a = await instance();
+    await ready(a.store);
+    expect((await upgrade(a.h, '/twilio/stream/junk', { from: '127.0.0.67' })).status).toBe(401);
+    expect(a.h.seen).toHaveLength(1); // Redis had to be asked: through the hook
+    let asked = 0;
+    const [attempt, hit] = [a.store.attempt.bind(a.store), a.store.hit.bind(a.store)];
+    a.store.attempt = (...args) => (asked++, attempt(...args));
+    a.store.hit = (...args) => (asked++, hit(...args));
+    const again = await upgrade(a.h, '/twilio/stream/junk', { from: '127.0.0.67' });
+    expect([again.status, again.body?.reason, again.headers['retry-after']]).toEqual([403, 'cooldown', '30']);
+    expect(a.h.seen).toHaveLength(1);
+    expect((await httpCall(a.h, 'GET', '/healthz', { from: '127.0.0.67' })).status).toBe(403);
+    expect(asked).toBe(0);
+    // A valid call from that address is still admitted (through the hook, which asks Redis for the token).
+    const ok = await upgrade(a.h, `/twilio/stream/${tokenFor(a.h).token}`, { from: '127.0.0.67' });
+    expect(ok.status).toBe(101);
+    await hangUp(ok.ws);
+  });
+
   it('concurrent anonymous attempts through both instances never exceed the budget', async () => {
     // No cooldown and a high flood limit, so the per-IP budget (burst 20) is what decides.
     const env = { REJECT_COOLDOWN_SECONDS: '0', FLOOD_MAX_REQUESTS: '1000' };

@@ -15,12 +15,14 @@ function recordingLog() {
 }
 
 /** A backend that works, fails or hangs on command. */
-function switchable(): GuardStore & { mode: 'up' | 'error' | 'hang'; ready: boolean } {
+function switchable(): GuardStore & { mode: 'up' | 'error' | 'hang'; ready: boolean; calls: number } {
   const inner = new MemoryStore(limits);
   const s = {
     mode: 'up' as 'up' | 'error' | 'hang',
     ready: true,
+    calls: 0,
     go<T>(f: () => Promise<T>): Promise<T> {
+      s.calls += 1;
       if (s.mode === 'error') return Promise.reject(new Error('connection is closed'));
       if (s.mode === 'hang') return new Promise<T>(() => {});
       return f();
@@ -81,5 +83,33 @@ describe('ResilientStore', () => {
     backend.mode = 'hang';
     expect(await store.hit('192.0.2.9', 1_000)).toMatchObject({ ok: false, status: 403, reason: 'cooldown', retryAfterMs: 29_000 });
     expect(await store.claimToken('tok', 300_000, 1_000)).toBe(false);
+  });
+
+  it('refuses an address whose ban it holds without asking the backend, until the ban ends', async () => {
+    const backend = switchable();
+    const store = new ResilientStore(backend, new MemoryStore(limits), { log: recordingLog().log });
+    const ip = '192.0.2.30';
+    expect(await store.attempt(ip, 'a', 0, true)).toMatchObject({ ok: true, ban: { fresh: true, until: 30_000 } });
+    expect(backend.calls).toBe(1);
+    expect(store.banned(ip, 1_000)).toBe(true);
+    expect(await store.attempt(ip, 'a', 1_000, true)).toEqual({ ok: false, status: 403, reason: 'cooldown', retryAfterMs: 29_000 });
+    expect(await store.hit(ip, 2_000)).toMatchObject({ ok: false, status: 403, reason: 'cooldown' });
+    expect(store.attemptNow(ip, 'a', 3_000, true)).toMatchObject({ ok: false, status: 403 });
+    expect(backend.calls).toBe(1); // all from memory
+    // Another address, or this one once its ban is over: only the backend knows.
+    expect(store.attemptNow('192.0.2.31', 'a', 3_000, true)).toBeUndefined();
+    expect(store.banned(ip, 30_000)).toBe(false);
+    expect(store.attemptNow(ip, 'a', 30_000, true)).toBeUndefined();
+    await store.attempt(ip, 'a', 30_000, true);
+    expect(backend.calls).toBe(2);
+  });
+
+  it('decides at once while the backend is down, and leaves the probe to the backend', async () => {
+    const backend = switchable();
+    const store = new ResilientStore(backend, new MemoryStore(limits), { log: recordingLog().log, probeIntervalMs: 60_000 });
+    backend.mode = 'error';
+    expect(await store.hit('192.0.2.40', 0)).toEqual({ ok: true }); // fails over, opens the breaker
+    expect(store.attemptNow('192.0.2.41', 'a', 1, true)).toMatchObject({ ok: true, ban: { fresh: true } });
+    expect(backend.calls).toBe(1);
   });
 });

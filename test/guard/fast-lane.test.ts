@@ -1,0 +1,103 @@
+/**
+ * The guard's fast lane over real sockets: anonymous stream upgrades the store decides at once
+ * are answered on the raw socket before Fastify sees them, with the same status, headers, body
+ * and counters as the hook; everything else still goes through Fastify.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { hangUp, rawUpgrade, rejectionCounts, startHarness, tokenFor, upgrade, type Harness } from './harness.js';
+
+const open: Harness[] = [];
+async function harness(...args: Parameters<typeof startHarness>): Promise<Harness> {
+  const h = await startHarness(...args);
+  open.push(h);
+  return h;
+}
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((h) => h.close()));
+});
+
+describe('fast lane', () => {
+  it('a banned address gets 403 with Retry-After on the raw socket, which the server closes; Fastify never sees it', async () => {
+    const h = await harness();
+    const first = await rawUpgrade(h, '/twilio/stream/forged', { from: '127.0.0.50' });
+    expect([first.status, JSON.parse(first.body)]).toEqual([401, { error: 'Unauthorized', reason: 'bad_token' }]);
+    expect(first.headers['retry-after']).toBeUndefined();
+    h.clock += 12_500;
+    const banned = await rawUpgrade(h, '/twilio/stream/forged-again', { from: '127.0.0.50' });
+    expect(banned.closed).toBe(true);
+    expect(banned.status).toBe(403);
+    expect(banned.headers).toMatchObject({
+      'retry-after': '18', // 30 s cooldown, 12.5 s gone: 17.5 s rounded up
+      connection: 'close',
+      'cache-control': 'no-store',
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': String(Buffer.byteLength(banned.body)),
+    });
+    expect(JSON.parse(banned.body)).toEqual({ error: 'Forbidden', reason: 'cooldown' });
+    expect(h.seen).toEqual([]);
+    expect(h.accepted).toHaveLength(0);
+    expect(await rejectionCounts(h.metrics)).toEqual({ bad_token: 1, cooldown: 1 });
+    const logged = h.logs.records().filter((r) => r.msg === 'guard refused');
+    expect(logged.map((r) => [r.ip, r.status, r.reason])).toEqual([
+      ['127.0.0.50', 401, 'bad_token'],
+      ['127.0.0.50', 403, 'cooldown'],
+    ]);
+  });
+
+  it('answers like the hook does: the same status, headers and body for the same verdict', async () => {
+    // TRUST_PROXY sends every upgrade through the hook; without it they take the lane.
+    const viaHook = await harness({ env: { TRUST_PROXY: '10.0.0.0/8' } });
+    const viaLane = await harness();
+    const answers = [];
+    for (const h of [viaHook, viaLane]) {
+      await rawUpgrade(h, '/twilio/stream/forged', { from: '127.0.0.51' });
+      h.clock += 1_000;
+      answers.push(await rawUpgrade(h, '/twilio/stream/forged', { from: '127.0.0.51' }));
+    }
+    const [hook, lane] = answers;
+    expect(viaHook.seen).toHaveLength(2);
+    expect(viaLane.seen).toHaveLength(0);
+    const compared = ['connection', 'cache-control', 'content-type', 'content-length', 'retry-after'];
+    const pick = (headers: Record<string, string>): Record<string, string | undefined> =>
+      Object.fromEntries(compared.map((k) => [k, headers[k]]));
+    expect(lane?.status).toBe(hook?.status);
+    expect(pick(lane?.headers ?? {})).toEqual(pick(hook?.headers ?? {}));
+    expect(lane?.body).toBe(hook?.body);
+    expect([hook?.closed, lane?.closed]).toEqual([true, true]);
+  });
+
+  it('a valid token from that banned address still connects (101), through Fastify', async () => {
+    const h = await harness();
+    expect((await upgrade(h, '/twilio/stream/junk', { from: '127.0.0.52' })).status).toBe(401);
+    expect((await upgrade(h, '/twilio/stream/junk', { from: '127.0.0.52' })).status).toBe(403);
+    const { token, callSid } = tokenFor(h);
+    const ok = await upgrade(h, `/twilio/stream/${token}`, { from: '127.0.0.52' });
+    expect(ok.status).toBe(101);
+    expect(h.seen).toEqual([`/twilio/stream/${token}`]);
+    expect(h.accepted.map((a) => a.callSid)).toEqual([callSid]);
+    await hangUp(ok.ws);
+    await expect.poll(() => h.registry.live).toBe(0);
+  });
+
+  it('leaves upgrades to other paths to Fastify', async () => {
+    const h = await harness();
+    // Only who answers matters here, so no need to wait for the end of the exchange.
+    await rawUpgrade(h, '/healthz', { from: '127.0.0.53', giveUpMs: 200 });
+    expect(h.seen).toEqual(['/healthz']);
+  });
+
+  it('closing puts the server listeners back: the lane and the pacer leave nothing behind', async () => {
+    const h = await harness();
+    const server = h.app.server;
+    const during = { upgrade: server.listeners('upgrade'), connection: server.listeners('connection') };
+    expect([during.upgrade.length, during.connection.length]).toEqual([1, 1]);
+    await h.close();
+    open.splice(open.indexOf(h), 1);
+    // @fastify/websocket removes its own listener on close, which it can only do once the lane
+    // has given it back; Node's connection listener is back in place of the pacer's.
+    expect(server.listeners('upgrade')).toEqual([]);
+    const connection = server.listeners('connection');
+    expect(connection).toHaveLength(1);
+    expect(connection[0]).not.toBe(during.connection[0]);
+  });
+});
