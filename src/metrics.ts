@@ -2,16 +2,46 @@
  * Metrics: Prometheus counters and gauges (prefix `voice_bridge_`), one registry per app so tests
  * and several apps in one process never share figures.
  *
- * Hot paths (per audio frame) use pre-bound children (`.labels(...)` once), so a frame costs one
- * addition, not a label-hash lookup.
+ * Hot paths (per WebSocket message, per audio frame) never touch prom-client: a bound child's
+ * `inc()` still hashes and validates its labels on every call. They add to plain numbers in
+ * `HotCounters` instead, and each counter's `collect()` (run by `get()`, so by every scrape, the
+ * minute summary and tests) publishes what was added since the last collect. The figures read are
+ * therefore exact at every read; between reads prom-client's own values simply lag.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export type Direction = 'to_upstream' | 'to_twilio';
 export type Peer = 'twilio' | 'upstream';
 
+/**
+ * Per-message counts as plain numbers, one object per app, incremented by the stream sessions.
+ * Each field maps to one labelled series (see createMetrics); the counters publish the deltas at
+ * collect time. Monotonic: only ever add to them.
+ */
+export class HotCounters {
+  /** voice_bridge_ws_messages_total{peer, direction}. */
+  twilioIn = 0;
+  twilioOut = 0;
+  upstreamIn = 0;
+  upstreamOut = 0;
+  /** voice_bridge_audio_frames_total / audio_bytes_total{direction}. */
+  framesToUpstream = 0;
+  bytesToUpstream = 0;
+  framesToTwilio = 0;
+  bytesToTwilio = 0;
+  /** voice_bridge_dropped_frames_total / dropped_bytes_total{direction}. */
+  droppedFramesToUpstream = 0;
+  droppedBytesToUpstream = 0;
+  droppedFramesToTwilio = 0;
+  droppedBytesToTwilio = 0;
+}
+
+type HotField = keyof HotCounters;
+
 export interface Metrics {
   readonly registry: Registry;
+  /** Per-message counts, published to the counters below at collect time (see HotCounters). */
+  readonly hot: HotCounters;
   readonly httpRequests: Counter<'route' | 'method' | 'status'>;
   /** WebSocket messages by peer (twilio/upstream) and direction (in = received by us, out = sent by us). */
   readonly wsMessages: Counter<'peer' | 'direction'>;
@@ -44,8 +74,22 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     collectDefaultMetrics({ register: registry, prefix: p, eventLoopMonitoringPrecision: 20 });
   }
   const registers = [registry];
+  const hot = new HotCounters();
+  /** What each hot field had reached at the last publish. */
+  const published = new HotCounters();
+  /** Adds each field's growth since the last collect to its series (labels: label values in labelNames order). */
+  const publisher = (series: readonly (readonly [HotField, readonly string[]])[]) =>
+    function collect(this: Counter<string>): void {
+      for (const [field, labels] of series) {
+        const delta = hot[field] - published[field];
+        if (delta <= 0) continue;
+        published[field] = hot[field];
+        this.labels(...labels).inc(delta);
+      }
+    };
   return {
     registry,
+    hot,
     httpRequests: new Counter({
       name: `${p}http_requests_total`,
       help: 'HTTP requests answered, by route pattern, method and status code',
@@ -57,6 +101,12 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
       help: 'WebSocket messages by peer (twilio, upstream) and direction (in: received, out: sent)',
       labelNames: ['peer', 'direction'],
       registers,
+      collect: publisher([
+        ['twilioIn', ['twilio', 'in']],
+        ['twilioOut', ['twilio', 'out']],
+        ['upstreamIn', ['upstream', 'in']],
+        ['upstreamOut', ['upstream', 'out']],
+      ]),
     }),
     rejections: new Counter({
       name: `${p}rejections_total`,
@@ -77,24 +127,40 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
       help: 'Aggregated audio frames sent, by direction (to_upstream, to_twilio)',
       labelNames: ['direction'],
       registers,
+      collect: publisher([
+        ['framesToUpstream', ['to_upstream']],
+        ['framesToTwilio', ['to_twilio']],
+      ]),
     }),
     audioBytes: new Counter({
       name: `${p}audio_bytes_total`,
       help: 'µ-law audio bytes sent, by direction',
       labelNames: ['direction'],
       registers,
+      collect: publisher([
+        ['bytesToUpstream', ['to_upstream']],
+        ['bytesToTwilio', ['to_twilio']],
+      ]),
     }),
     droppedFrames: new Counter({
       name: `${p}dropped_frames_total`,
       help: 'Audio frames dropped because the receiving socket was over BACKPRESSURE_BYTES or a hold buffer overflowed',
       labelNames: ['direction'],
       registers,
+      collect: publisher([
+        ['droppedFramesToUpstream', ['to_upstream']],
+        ['droppedFramesToTwilio', ['to_twilio']],
+      ]),
     }),
     droppedBytes: new Counter({
       name: `${p}dropped_bytes_total`,
       help: 'µ-law bytes dropped, by direction',
       labelNames: ['direction'],
       registers,
+      collect: publisher([
+        ['droppedBytesToUpstream', ['to_upstream']],
+        ['droppedBytesToTwilio', ['to_twilio']],
+      ]),
     }),
     invalidFrames: new Counter({
       name: `${p}invalid_frames_total`,

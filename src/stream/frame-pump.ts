@@ -73,35 +73,42 @@ export class FramePump {
   /** Adds a chunk; full (or overdue) frames go to onFrame before this returns. No-op once closed. */
   push(chunk: Buffer): void {
     if (this.closed) return;
+    // Per message (50 a second per call and direction): one clock read, and the aggregator's
+    // frames taken only when there are some, so a chunk that completes nothing allocates nothing.
+    const aggregator = this.aggregator;
+    const now = this.now();
+    aggregator.add(chunk, now);
     if (this.perTurn) {
-      this.aggregator.add(chunk, this.now());
-      if (this.turn === null && this.aggregator.pendingBytes >= this.aggregator.frameBytes) {
-        this.turn = setImmediate(() => this.onTurn());
+      if (this.turn === null && aggregator.pendingBytes >= aggregator.frameBytes) {
+        this.turn = setImmediate(this.onTurn);
       }
     } else {
-      this.outbox.push(...this.aggregator.push(chunk, this.now()));
+      if (aggregator.pendingBytes >= aggregator.frameBytes) this.enqueue(aggregator.takeFull());
+      this.takeDue(now);
     }
-    this.reschedule();
+    this.reschedule(now);
     this.deliver();
   }
 
-  private onTurn(): void {
+  private readonly onTurn = (): void => {
     this.turn = null;
     if (this.closed) return;
-    this.outbox.push(...this.aggregator.takeFull(), ...this.aggregator.due(this.now()));
-    this.reschedule();
+    const now = this.now();
+    this.enqueue(this.aggregator.takeFull());
+    this.takeDue(now);
+    this.reschedule(now);
     this.deliver();
-  }
+  };
 
   /** Delivers whatever is held now as one frame (end of a response, end of the call). */
   flush(): void {
     if (this.closed) return;
     this.cancelTurn();
     // Full frames first, so a flush after a burst never exceeds the coalesce cap.
-    this.outbox.push(...this.aggregator.takeFull());
+    this.enqueue(this.aggregator.takeFull());
     const rest = this.aggregator.flush();
     if (rest) this.outbox.push(rest);
-    this.reschedule();
+    this.reschedule(this.now());
     this.deliver();
   }
 
@@ -114,7 +121,7 @@ export class FramePump {
     let dropped = this.aggregator.discard();
     for (const frame of this.outbox) dropped += frame.length;
     this.outbox = [];
-    this.reschedule();
+    this.reschedule(this.now());
     return dropped;
   }
 
@@ -130,10 +137,20 @@ export class FramePump {
     this.turn = null;
   }
 
+  private enqueue(frames: readonly Buffer[]): void {
+    for (const frame of frames) this.outbox.push(frame);
+  }
+
+  /** Queues the partial frame if its deadline is at or before `now` (a late call or timer). */
+  private takeDue(now: number): void {
+    const deadline = this.aggregator.deadline();
+    if (deadline !== null && now >= deadline) this.enqueue(this.aggregator.due(now));
+  }
+
   private deliver(): void {
     // A frame handed out may make onFrame call back into push/flush/discard; the outer loop
     // keeps delivering in order and an inner call just queues, so order is never inverted.
-    if (this.delivering) return;
+    if (this.delivering || this.outbox.length === 0) return;
     this.delivering = true;
     try {
       let frame: Buffer | undefined;
@@ -143,8 +160,8 @@ export class FramePump {
     }
   }
 
-  /** Arms one timer at the aggregator's deadline, or clears it when nothing is held. */
-  private reschedule(): void {
+  /** Arms one timer at the aggregator's deadline, or clears it when nothing is held. `now`: the caller's clock reading. */
+  private reschedule(now: number): void {
     const deadline = this.closed ? null : this.aggregator.deadline();
     if (deadline === this.timerFor) return;
     if (this.timer !== null) {
@@ -154,16 +171,18 @@ export class FramePump {
     }
     if (deadline === null) return;
     this.timerFor = deadline;
-    this.timer = this.setTimer(() => this.onTimer(), Math.max(0, deadline - this.now()));
+    this.timer = this.setTimer(this.onTimer, Math.max(0, deadline - now));
   }
 
-  private onTimer(): void {
+  private readonly onTimer = (): void => {
     this.timer = null;
     this.timerFor = null;
     if (this.closed) return;
     // A clock that lags the timer returns nothing here; reschedule re-arms for the remainder.
-    this.outbox.push(...this.aggregator.takeFull(), ...this.aggregator.due(this.now()));
-    this.reschedule();
+    const now = this.now();
+    this.enqueue(this.aggregator.takeFull());
+    this.takeDue(now);
+    this.reschedule(now);
     this.deliver();
-  }
+  };
 }

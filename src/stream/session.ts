@@ -12,7 +12,7 @@
 import type { WebSocket, RawData } from 'ws';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
-import type { Metrics } from '../metrics.js';
+import type { HotCounters, Metrics } from '../metrics.js';
 import { FrameAggregator, MULAW_BYTES_PER_MS } from './frame-aggregator.js';
 import { FramePump } from './frame-pump.js';
 import { InvalidFrameRun, clearMessage, markMessage, mediaMessage, parseTwilioFrame, type TwilioInbound } from './twilio-protocol.js';
@@ -153,7 +153,10 @@ export class StreamSession {
   private playoutSeq = 0;
   /** Set when call control ends the call on purpose: Twilio's stop/close that follows is ours. */
   private intendedEnd: EndReason | null = null;
-  private readonly m: BoundMetrics;
+  /** The app's per-message counters (plain numbers; see HotCounters). */
+  private readonly hot: HotCounters;
+  /** BACKPRESSURE_BYTES, read once: it is checked before every frame. */
+  private readonly backpressureBytes: number;
 
   constructor(opts: SessionOptions) {
     this.opts = opts;
@@ -162,8 +165,9 @@ export class StreamSession {
     this.log = opts.log;
     this.now = opts.now ?? (() => performance.now());
     this.createdAt = this.now();
-    this.m = bindMetrics(opts.metrics);
+    this.hot = opts.metrics.hot;
     const { config } = opts;
+    this.backpressureBytes = config.backpressureBytes;
     this.invalidRun = new InvalidFrameRun(config.invalidFrameLimit);
     const frameBytes = config.audioFrameMs * MULAW_BYTES_PER_MS;
     this.inbound = new FramePump({
@@ -197,15 +201,24 @@ export class StreamSession {
 
   private onTwilioMessage(data: RawData, isBinary: boolean): void {
     this.stats.twilioMessagesIn += 1;
-    this.m.twilioIn.inc();
+    this.hot.twilioIn += 1;
     if (this.closed) return;
-    const raw = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
-    const parsed = parseTwilioFrame(raw, isBinary, this.started);
+    const parsed = parseTwilioFrame(rawBuffer(data), isBinary, this.started);
     if (!parsed.ok) {
       this.onInvalid(parsed.reason);
       return;
     }
     const message = parsed.message;
+    if (message.event === 'media') {
+      // The hot path (50 a second per call): the general checks below, inlined for this event.
+      if (message.streamSid !== this.streamSid) {
+        this.onInvalid('stream_mismatch');
+        return;
+      }
+      this.invalidRun.record(true);
+      this.inbound.push(message.media.payload);
+      return;
+    }
     if (this.started && 'streamSid' in message && message.event !== 'start' && message.streamSid !== this.streamSid) {
       // Valid JSON for some other stream: as useless to this call as junk, and counted the same way.
       this.onInvalid('stream_mismatch');
@@ -323,15 +336,14 @@ export class StreamSession {
     if (!this.upstream || !this.upstreamOpen || this.upstream.readyState !== 1) return;
     this.upstream.send(message);
     this.stats.upstreamMessagesOut += 1;
-    this.m.upstreamOut.inc();
+    this.hot.upstreamOut += 1;
   }
 
   private onUpstreamMessage(data: RawData): void {
     this.stats.upstreamMessagesIn += 1;
-    this.m.upstreamIn.inc();
+    this.hot.upstreamIn += 1;
     if (this.closed) return;
-    const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : data.toString();
-    const event = parseServerEvent(text);
+    const event = parseServerEvent(rawBuffer(data).toString('utf8'));
     if (event) this.onUpstreamEvent(event);
   }
 
@@ -390,46 +402,46 @@ export class StreamSession {
 
   private sendToUpstream(frame: Buffer): void {
     if (this.closed) return;
+    const { stats, hot } = this;
     if (!this.upstreamOpen || !this.upstream) {
-      this.held.push(frame, this.stats.droppedToUpstream);
+      // Held while connecting; overflow drops the oldest, counted here like any other drop.
+      const dropped = stats.droppedToUpstream;
+      const framesBefore = dropped.frames;
+      const bytesBefore = dropped.bytes;
+      this.held.push(frame, dropped);
+      hot.droppedFramesToUpstream += dropped.frames - framesBefore;
+      hot.droppedBytesToUpstream += dropped.bytes - bytesBefore;
       return;
     }
-    const sent = sendAudioFrame(this.upstream, appendAudio(frame), frame.length, this.opts.config.backpressureBytes, this.stats.droppedToUpstream);
-    if (sent) {
-      this.stats.framesToUpstream += 1;
-      this.stats.bytesToUpstream += frame.length;
-      this.stats.upstreamMessagesOut += 1;
-      this.m.upstreamOut.inc();
-      this.m.framesUp.inc();
-      this.m.bytesUp.inc(frame.length);
+    if (sendAudioFrame(this.upstream, appendAudio(frame), frame.length, this.backpressureBytes, stats.droppedToUpstream)) {
+      stats.framesToUpstream += 1;
+      stats.bytesToUpstream += frame.length;
+      stats.upstreamMessagesOut += 1;
+      hot.upstreamOut += 1;
+      hot.framesToUpstream += 1;
+      hot.bytesToUpstream += frame.length;
     } else {
-      this.m.droppedUp.inc();
-      this.m.droppedBytesUp.inc(frame.length);
+      hot.droppedFramesToUpstream += 1;
+      hot.droppedBytesToUpstream += frame.length;
     }
   }
 
   private sendToTwilio(frame: Buffer): void {
-    if (this.closed || !this.streamSid || this.outItem === null) return;
-    const sent = sendAudioFrame(
-      this.twilio,
-      mediaMessage(this.streamSid, frame),
-      frame.length,
-      this.opts.config.backpressureBytes,
-      this.stats.droppedToTwilio,
-    );
-    if (!sent) {
-      this.m.droppedTwilio.inc();
-      this.m.droppedBytesTwilio.inc(frame.length);
+    const { streamSid, outItem, stats, hot } = this;
+    if (this.closed || !streamSid || outItem === null) return;
+    if (!sendAudioFrame(this.twilio, mediaMessage(streamSid, frame), frame.length, this.backpressureBytes, stats.droppedToTwilio)) {
+      hot.droppedFramesToTwilio += 1;
+      hot.droppedBytesToTwilio += frame.length;
       return;
     }
-    this.stats.framesToTwilio += 1;
-    this.stats.bytesToTwilio += frame.length;
-    this.stats.twilioMessagesOut += 1;
-    this.m.twilioOut.inc();
-    this.m.framesTwilio.inc();
-    this.m.bytesTwilio.inc(frame.length);
-    const { mark } = this.playback.onAudioSent(this.outItem, frame.length, this.now());
-    if (mark) this.sendTwilioControl(markMessage(this.streamSid, mark));
+    stats.framesToTwilio += 1;
+    stats.bytesToTwilio += frame.length;
+    stats.twilioMessagesOut += 1;
+    hot.twilioOut += 1;
+    hot.framesToTwilio += 1;
+    hot.bytesToTwilio += frame.length;
+    const { mark } = this.playback.onAudioSent(outItem, frame.length, this.now());
+    if (mark) this.sendTwilioControl(markMessage(streamSid, mark));
   }
 
   /** Small control messages to Twilio (mark, clear): not subject to the audio drop rule. */
@@ -437,7 +449,7 @@ export class StreamSession {
     if (this.twilio.readyState !== 1) return;
     this.twilio.send(message);
     this.stats.twilioMessagesOut += 1;
-    this.m.twilioOut.inc();
+    this.hot.twilioOut += 1;
   }
 
   /** The caller started speaking: stop the assistant where the caller stopped hearing it. */
@@ -522,35 +534,8 @@ export class StreamSession {
 /** Caller audio held while the upstream connects: 2 s, then the oldest is dropped. */
 export const HELD_AUDIO_LIMIT_MS = 2_000;
 
-interface BoundMetrics {
-  twilioIn: { inc(v?: number): void };
-  twilioOut: { inc(v?: number): void };
-  upstreamIn: { inc(v?: number): void };
-  upstreamOut: { inc(v?: number): void };
-  framesUp: { inc(v?: number): void };
-  bytesUp: { inc(v?: number): void };
-  framesTwilio: { inc(v?: number): void };
-  bytesTwilio: { inc(v?: number): void };
-  droppedUp: { inc(v?: number): void };
-  droppedBytesUp: { inc(v?: number): void };
-  droppedTwilio: { inc(v?: number): void };
-  droppedBytesTwilio: { inc(v?: number): void };
-}
-
-/** Label lookups done once per call, so a frame costs one addition per counter. */
-function bindMetrics(m: Metrics): BoundMetrics {
-  return {
-    twilioIn: m.wsMessages.labels('twilio', 'in'),
-    twilioOut: m.wsMessages.labels('twilio', 'out'),
-    upstreamIn: m.wsMessages.labels('upstream', 'in'),
-    upstreamOut: m.wsMessages.labels('upstream', 'out'),
-    framesUp: m.audioFrames.labels('to_upstream'),
-    bytesUp: m.audioBytes.labels('to_upstream'),
-    framesTwilio: m.audioFrames.labels('to_twilio'),
-    bytesTwilio: m.audioBytes.labels('to_twilio'),
-    droppedUp: m.droppedFrames.labels('to_upstream'),
-    droppedBytesUp: m.droppedBytes.labels('to_upstream'),
-    droppedTwilio: m.droppedFrames.labels('to_twilio'),
-    droppedBytesTwilio: m.droppedBytes.labels('to_twilio'),
-  };
+/** One Buffer for a message as ws hands it over (a Buffer unless binaryType says otherwise). */
+function rawBuffer(data: RawData): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  return Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
 }
