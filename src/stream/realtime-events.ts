@@ -117,11 +117,12 @@ export function parseServerEvent(data: string): RealtimeServerEvent | null {
   }
   if (typeof value !== 'object' || value === null) return null;
   const type = (value as { type?: unknown }).type;
-  if (typeof type !== 'string') return null;
-  if (!KNOWN.has(type)) return { type: 'other', originalType: type };
+  // Audio deltas are most of what arrives (~50 a second while the model talks): checked first.
   if (type === 'response.output_audio.delta') {
     const v = value as { item_id?: unknown; delta?: unknown };
-    if (typeof v.item_id !== 'string' || typeof v.delta !== 'string') return null;
+    return typeof v.item_id === 'string' && typeof v.delta === 'string' ? (value as RealtimeServerEvent) : null;
   }
+  if (typeof type !== 'string') return null;
+  if (!KNOWN.has(type)) return { type: 'other', originalType: type };
   return value as RealtimeServerEvent;
 }

@@ -101,10 +101,18 @@ export type ParseResult =
 /** Consecutive invalid frames that close the socket (1008). Config: INVALID_FRAME_LIMIT. @default 10 */
 export const INVALID_FRAME_LIMIT = 10;
 
-/** Strict base64 alphabet with at most two trailing `=`; length % 4 is checked separately. */
-const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
-/** Decimal counter as Twilio sends it ("1", "42"); 15 digits keeps it a safe integer. */
-const DECIMAL = /^\d{1,15}$/;
+/** Longest decimal counter accepted ("1", "42" as Twilio sends them): 15 digits keeps it a safe integer. */
+const MAX_COUNTER_DIGITS = 15;
+
+/** Verdicts carry no per-frame data, so each is one shared frozen object (no allocation per bad frame). */
+const verdict = (reason: InvalidFrameReason): ParseResult => Object.freeze({ ok: false, reason });
+const BINARY = verdict('binary');
+const BAD_JSON = verdict('bad_json');
+const BAD_SHAPE = verdict('bad_shape');
+const UNKNOWN_EVENT = verdict('unknown_event');
+const MEDIA_BEFORE_START = verdict('media_before_start');
+const SECOND_START = verdict('second_start');
+const BAD_PAYLOAD = verdict('bad_payload');
 
 type Obj = Record<string, unknown>;
 
@@ -132,18 +140,32 @@ function optStr(o: Obj, key: string): string | undefined {
   return v;
 }
 
-/** A non-negative integer sent as a decimal string (as Twilio does) or as a JSON number. */
-function optCount(o: Obj, key: string): number | undefined {
-  const v = o[key];
+/** Marks a counter field that is present but not a counter (see countValue). */
+const NOT_A_COUNT = -1;
+
+/**
+ * A non-negative integer sent as a decimal string (as Twilio does) or as a JSON number;
+ * undefined when absent, NOT_A_COUNT when present but neither. A loop, not a regex: it runs three
+ * times per media frame.
+ */
+function countValue(v: unknown): number | undefined {
   if (v === undefined) return undefined;
-  if (typeof v === 'string' && DECIMAL.test(v)) return Number(v);
+  if (typeof v === 'string') {
+    const n = v.length;
+    if (n === 0 || n > MAX_COUNTER_DIGITS) return NOT_A_COUNT;
+    for (let i = 0; i < n; i++) {
+      const c = v.charCodeAt(i);
+      if (c < 48 /* 0 */ || c > 57 /* 9 */) return NOT_A_COUNT;
+    }
+    return Number(v);
+  }
   if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return v;
-  throw new ShapeError(key);
+  return NOT_A_COUNT;
 }
 
-function count(o: Obj, key: string): number {
-  const v = optCount(o, key);
-  if (v === undefined) throw new ShapeError(key);
+function optCount(o: Obj, key: string): number | undefined {
+  const v = countValue(o[key]);
+  if (v === NOT_A_COUNT) throw new ShapeError(key);
   return v;
 }
 
@@ -173,10 +195,24 @@ function optTracks(o: Obj): readonly string[] | undefined {
   return v as string[];
 }
 
-/** Strict base64 check first: Buffer.from(…, 'base64') silently skips junk and never fails. */
+/**
+ * Strict base64 (standard alphabet, length a multiple of 4, at most two trailing `=`), decoded;
+ * null for anything else. Buffer.from(…, 'base64') never fails, so strictness is checked around
+ * it, without a regex pass over the text (this runs for every media frame):
+ * - Node's decoder also takes base64url's `-` and `_`: refused explicitly;
+ * - it reads a UTF-16 code unit above 0xFF by its low byte ('Ł' = U+0141 as 'A'): refused by
+ *   requiring ASCII (UTF-8 length = length);
+ * - every other character (spaces, `*`, `=` before the end) it skips or stops at, so the output
+ *   is shorter than the length the text implies — 3 bytes per 4 characters, minus one per `=` of
+ *   padding — which the final comparison refuses.
+ */
 export function decodeStrictBase64(text: string): Buffer | null {
-  if (text.length === 0 || text.length % 4 !== 0 || !BASE64.test(text)) return null;
-  return Buffer.from(text, 'base64');
+  const n = text.length;
+  if (n === 0 || n % 4 !== 0) return null;
+  if (Buffer.byteLength(text, 'utf8') !== n || text.indexOf('-') !== -1 || text.indexOf('_') !== -1) return null;
+  const padding = text.charCodeAt(n - 1) === 61 /* = */ ? (text.charCodeAt(n - 2) === 61 ? 2 : 1) : 0;
+  const decoded = Buffer.from(text, 'base64');
+  return decoded.length === (n / 4) * 3 - padding ? decoded : null;
 }
 
 /**
@@ -184,20 +220,53 @@ export function decodeStrictBase64(text: string): Buffer | null {
  * @param started whether a valid `start` was already accepted on this socket
  */
 export function parseTwilioFrame(data: Buffer | string, isBinary: boolean, started: boolean): ParseResult {
-  if (isBinary) return { ok: false, reason: 'binary' };
+  if (isBinary) return BINARY;
   let root: unknown;
   try {
     root = JSON.parse(typeof data === 'string' ? data : data.toString('utf8'));
   } catch {
-    return { ok: false, reason: 'bad_json' };
+    return BAD_JSON;
   }
-  if (!isObj(root) || typeof root.event !== 'string') return { ok: false, reason: 'bad_shape' };
+  if (!isObj(root)) return BAD_SHAPE;
+  const event = root.event;
+  if (event === 'media') return parseMedia(root, started);
+  if (typeof event !== 'string') return BAD_SHAPE;
   try {
-    return parseEvent(root, root.event, started);
+    return parseEvent(root, event, started);
   } catch (err) {
-    if (err instanceof ShapeError) return { ok: false, reason: 'bad_shape' };
+    if (err instanceof ShapeError) return BAD_SHAPE;
     throw err; // a bug in this module, not bad input: let it surface
   }
+}
+
+/**
+ * `media`, 50 a second per call: the same rules and verdicts as the other events (required:
+ * streamSid, timestamp, payload; typed when present: sequenceNumber, track, chunk), checked flat
+ * without the field readers' exceptions. Shape problems win over a bad payload.
+ */
+function parseMedia(m: Obj, started: boolean): ParseResult {
+  const sequenceNumber = countValue(m.sequenceNumber);
+  if (sequenceNumber === NOT_A_COUNT) return BAD_SHAPE;
+  if (!started) return MEDIA_BEFORE_START;
+  const streamSid = m.streamSid;
+  const media = m.media;
+  if (typeof streamSid !== 'string' || streamSid === '' || !isObj(media)) return BAD_SHAPE;
+  const timestamp = countValue(media.timestamp);
+  const chunk = countValue(media.chunk);
+  const track = media.track;
+  const text = media.payload;
+  if (
+    timestamp === undefined ||
+    timestamp === NOT_A_COUNT ||
+    chunk === NOT_A_COUNT ||
+    (track !== undefined && typeof track !== 'string') ||
+    typeof text !== 'string'
+  ) {
+    return BAD_SHAPE;
+  }
+  const payload = decodeStrictBase64(text);
+  if (payload === null) return BAD_PAYLOAD;
+  return { ok: true, message: { event: 'media', sequenceNumber, streamSid, media: { track, chunk, timestamp, payload } } };
 }
 
 function parseEvent(m: Obj, event: string, started: boolean): ParseResult {
@@ -206,7 +275,7 @@ function parseEvent(m: Obj, event: string, started: boolean): ParseResult {
     case 'connected':
       return { ok: true, message: { event, protocol: optStr(m, 'protocol'), version: optStr(m, 'version') } };
     case 'start': {
-      if (started) return { ok: false, reason: 'second_start' };
+      if (started) return SECOND_START;
       const s = objField(m, 'start');
       const streamSid = str(s, 'streamSid');
       const start = {
@@ -219,21 +288,8 @@ function parseEvent(m: Obj, event: string, started: boolean): ParseResult {
       };
       // The top-level copy is optional, but two different sids for one stream is not a stream.
       const outer = optStr(m, 'streamSid');
-      if (outer !== undefined && outer !== streamSid) return { ok: false, reason: 'bad_shape' };
+      if (outer !== undefined && outer !== streamSid) return BAD_SHAPE;
       return { ok: true, message: { event, sequenceNumber, streamSid, start } };
-    }
-    case 'media': {
-      if (!started) return { ok: false, reason: 'media_before_start' };
-      const streamSid = str(m, 'streamSid');
-      const media = objField(m, 'media');
-      const timestamp = count(media, 'timestamp');
-      const track = optStr(media, 'track');
-      const chunk = optCount(media, 'chunk');
-      const text = media.payload;
-      if (typeof text !== 'string') return { ok: false, reason: 'bad_shape' };
-      const payload = decodeStrictBase64(text);
-      if (payload === null) return { ok: false, reason: 'bad_payload' };
-      return { ok: true, message: { event, sequenceNumber, streamSid, media: { track, chunk, timestamp, payload } } };
     }
     case 'mark': {
       const streamSid = str(m, 'streamSid');
@@ -247,18 +303,20 @@ function parseEvent(m: Obj, event: string, started: boolean): ParseResult {
     case 'stop': {
       const streamSid = str(m, 'streamSid');
       const raw = m.stop;
-      if (raw !== undefined && !isObj(raw)) return { ok: false, reason: 'bad_shape' };
+      if (raw !== undefined && !isObj(raw)) return BAD_SHAPE;
       const stop = raw === undefined ? undefined : { accountSid: optStr(raw, 'accountSid'), callSid: optStr(raw, 'callSid') };
       return { ok: true, message: { event, sequenceNumber, streamSid, stop } };
     }
     default:
-      return { ok: false, reason: 'unknown_event' };
+      return UNKNOWN_EVENT;
   }
 }
 
 /** Outbound `media`: µ-law bytes for Twilio to play, base64 in `media.payload`. */
 export function mediaMessage(streamSid: string, audio: Buffer): string {
-  return JSON.stringify({ event: 'media', streamSid, media: { payload: audio.toString('base64') } });
+  // Built as text (base64 needs no escaping; the sid goes through JSON.stringify): a frame's
+  // worth of JSON.stringify on the object costs more than the rest of sending it.
+  return `{"event":"media","streamSid":${JSON.stringify(streamSid)},"media":{"payload":"${audio.toString('base64')}"}}`;
 }
 
 /** Outbound `mark`: Twilio echoes it back once all audio sent before it has played. */
