@@ -17,9 +17,12 @@
  * estimate is non-decreasing in time between echoes, and an echo may lower it (that is its job).
  *
  * Mark cadence (message rate matters: a mark per frame would double it): one mark after the
- * frame that brings the audio since the last mark to ≥ MARK_INTERVAL_MS (2 s), and one when a
+ * frame that brings the audio since the last mark to ≥ MARK_INTERVAL_MS (5 s), and one when a
  * response's audio is done (`response.output_audio.done`) if audio was sent since the last mark.
- * So at most one mark per 2 s of audio plus one per response.
+ * So at most one mark per 5 s of audio plus one per response: ≈ 0.2–0.35 extra messages per second
+ * of answers, against ~10 media frames. Sparse marks cost little accuracy: between echoes the
+ * estimate runs at real time, which is how Twilio plays, so its error is the send-to-play lag
+ * (tens of ms), not the distance from the last mark.
  *
  * Bounds: outstanding marks ≤ MAX_OUTSTANDING_MARKS (overflow drops the oldest: its echo is then
  * ignored and a later mark anchors instead); tracked items ≤ MAX_TRACKED_ITEMS (fully played items
@@ -35,9 +38,9 @@
  */
 import { MULAW_BYTES_PER_MS } from './frame-aggregator.js';
 
-/** Audio between interim marks, in ms. @default 2000 */
-export const MARK_INTERVAL_MS = 2_000;
-/** Marks awaiting Twilio's echo. 32 × 2 s ≈ a minute of unplayed audio: reached only if Twilio stalls. */
+/** Audio between interim marks, in ms. @default 5000 */
+export const MARK_INTERVAL_MS = 5_000;
+/** Marks awaiting Twilio's echo. 32 × 5 s ≈ 2.7 minutes of unplayed audio: reached only if Twilio stalls. */
 export const MAX_OUTSTANDING_MARKS = 32;
 /** Items kept for attribution; more than 2–3 with unplayed audio at once means something is wrong. */
 export const MAX_TRACKED_ITEMS = 16;

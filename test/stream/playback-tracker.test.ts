@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { MAX_OUTSTANDING_MARKS, PlaybackTracker } from '../../src/stream/playback-tracker.js';
+import { MARK_INTERVAL_MS, MAX_OUTSTANDING_MARKS, PlaybackTracker } from '../../src/stream/playback-tracker.js';
 
 /** 8 bytes of µ-law per ms. */
 const B = (ms: number) => ms * 8;
@@ -45,7 +45,7 @@ describe('PlaybackTracker: estimates', () => {
     // Twilio starts playing 80 ms after we send; its echo takes 30 ms to reach us.
     const startLag = 80;
     const echoLag = 30;
-    const t = new PlaybackTracker();
+    const t = new PlaybackTracker({ markIntervalMs: 2_000 });
     const marks: { name: string; atMs: number }[] = [];
     let sent = 0;
     for (let i = 0; i < 5; i++) {
@@ -68,7 +68,7 @@ describe('PlaybackTracker: estimates', () => {
 
   it('corrects a large send-to-play lag (a congested socket) with the first echo', () => {
     // Frames sit 1 s in socket buffers before Twilio gets them; echoes take 30 ms.
-    const t = new PlaybackTracker();
+    const t = new PlaybackTracker({ markIntervalMs: 2_000 });
     const names: string[] = [];
     for (let i = 0; i < 6; i++) {
       const r = t.onAudioSent('item_A', B(1_000), 0);
@@ -107,12 +107,15 @@ describe('PlaybackTracker: estimates', () => {
 });
 
 describe('PlaybackTracker: marks', () => {
-  it('asks for a mark every 2 s of audio, not per frame, and one at the end of a response', () => {
+  it('asks for a mark every MARK_INTERVAL_MS of audio, not per frame, and one at the end of a response', () => {
+    // ≤ 1 mark per 2 s keeps Twilio's message rate near 10/s; the tracker needs no more (see below).
+    expect(MARK_INTERVAL_MS).toBeGreaterThanOrEqual(2_000);
+    const perMark = MARK_INTERVAL_MS / 100;
     const t = new PlaybackTracker();
     const marks: (string | undefined)[] = [];
-    for (let i = 0; i < 25; i++) marks.push(t.onAudioSent('item_A', B(100), i * 100).mark);
+    for (let i = 0; i < perMark * 1.5; i++) marks.push(t.onAudioSent('item_A', B(100), i * 100).mark);
     expect(marks.filter(Boolean)).toEqual(['vb-1']);
-    expect(marks.findIndex(Boolean)).toBe(19); // after the frame that completes 2000 ms
+    expect(marks.findIndex(Boolean)).toBe(perMark - 1); // after the frame that completes MARK_INTERVAL_MS
     expect(t.onResponseDone()).toBe('vb-2');
     expect(t.onResponseDone()).toBeNull(); // nothing sent since that mark
     expect(t.outstandingMarks).toBe(2);
@@ -237,7 +240,7 @@ describe('PlaybackTracker properties', () => {
     );
   });
 
-  it('tracks a simulated Twilio within the network lag (< 100 ms) at any barge-in time', () => {
+  it('tracks a simulated Twilio within the network lag (< 100 ms) at any barge-in time, with any mark interval', () => {
     const frame = fc.record({ ms: fc.integer({ min: 20, max: 1_000 }), gap: fc.integer({ min: 0, max: 1_200 }) });
     fc.assert(
       fc.property(
@@ -245,8 +248,9 @@ describe('PlaybackTracker properties', () => {
         fc.integer({ min: 0, max: 90 }), // send → start of playback
         fc.integer({ min: 0, max: 90 }), // playback of a mark → its echo reaching us
         fc.integer({ min: 0, max: 40_000 }),
-        (frames, startLag, echoLag, bargeOffset) => {
-          const t = new PlaybackTracker({ markIntervalMs: 500 });
+        fc.constantFrom(500, 2_000, MARK_INTERVAL_MS),
+        (frames, startLag, echoLag, bargeOffset, markIntervalMs) => {
+          const t = new PlaybackTracker({ markIntervalMs });
           // Simulated Twilio: frames play in order at real time, each no earlier than its arrival.
           const played: { start: number; ms: number }[] = [];
           const echoes: { at: number; name: string }[] = [];

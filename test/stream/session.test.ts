@@ -3,6 +3,7 @@ import { startBridge, type Bridge } from '../helpers/bridge.js';
 import { readFixture } from '../helpers/audio.js';
 import { TEST_OPENAI_KEY } from '../helpers/config.js';
 import { connectFakeTwilio } from '../helpers/fake-twilio.js';
+import { MARK_INTERVAL_MS } from '../../src/stream/playback-tracker.js';
 
 const caller = readFixture('caller-8k.ulaw');
 const agent = readFixture('agent-8k.ulaw');
@@ -84,8 +85,8 @@ describe('a call relayed both ways', () => {
     const media = call.count('media');
     expect(media / audioSeconds(agent.length)).toBeLessThanOrEqual(11);
     expect(media).toBeGreaterThanOrEqual(Math.floor(agent.length / 800));
-    // Marks: a few, not one per frame (≤ 1 per 2 s of audio + 1 at the end of the response).
-    expect(call.count('mark')).toBeLessThanOrEqual(Math.ceil(audioSeconds(agent.length) / 2) + 1);
+    // Marks: a few, not one per frame (≤ 1 per MARK_INTERVAL_MS of audio + 1 at the end of the response).
+    expect(call.count('mark')).toBeLessThanOrEqual(Math.ceil((audioSeconds(agent.length) * 1000) / MARK_INTERVAL_MS) + 1);
     expect(call.protocolErrors).toEqual([]);
     await call.hangUp();
   });
