@@ -32,7 +32,6 @@ import type { StreamAuth } from '../stream/route.js';
 import { agentKey, clientKey, ipHasher } from './client-ip.js';
 import { checkStreamCredentials, streamTokenOf, tokenId, type CredentialRejection } from './credentials.js';
 import type { GateVerdict } from './decide.js';
-import { paceConnections, type Pacer } from './connection-pacer.js';
 import { refuseOnSocket, screenUpgrades } from './fast-refusal.js';
 import { guardLimits } from './limits.js';
 import { MemoryStore } from './memory-store.js';
@@ -218,24 +217,14 @@ export function installGuard(app: FastifyInstance, opts: GuardOptions): Guard {
     refuseOnSocket(socket, rawRefusal(answer.refusal));
     return true;
   };
-  // Connections from banned addresses are passed to the HTTP server a few per event-loop turn
-  // (connection-pacer.ts), so a flood of them cannot hold up the live calls. Same client key
-  // caveat as the fast lane: behind trusted proxies the socket's address is the proxy's.
-  const pace = (socket: Socket): boolean =>
-    config.trustProxy === false && socket.remoteAddress !== undefined && store.banned(clientKey(socket.remoteAddress), Math.floor(clock()));
-
-  // On ready, @fastify/websocket has registered its 'upgrade' listener and Node its 'connection'
-  // one; the lane and the pacer go in front of them. Closing puts them back first (passing on
-  // any paced connection), so Fastify's own 503-while-closing answers as before.
+  // On ready, @fastify/websocket has registered its 'upgrade' listener; the lane goes in front of
+  // it. Closing puts it back first, so Fastify's own 503-while-closing answers as before.
   let unscreen: (() => void) | undefined;
-  let pacer: Pacer | undefined;
   app.addHook('onReady', (done) => {
     unscreen = screenUpgrades(app.server, screen);
-    pacer = paceConnections(app.server, { pace });
     done();
   });
   app.addHook('preClose', (done) => {
-    pacer?.undo();
     unscreen?.();
     done();
   });

@@ -97,10 +97,6 @@ export class ResilientStore implements GuardStore, ImmediateDecisions {
     return undefined;
   }
 
-  banned(ip: string, now: number): boolean {
-    return this.#memory.banned(ip, now);
-  }
-
   hit(ip: string, now: number): Promise<GateVerdict> {
     if (this.#memory.banned(ip, now)) return Promise.resolve(this.#memory.hitSync(ip, now));
     return this.#run(

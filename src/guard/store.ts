@@ -47,6 +47,4 @@ export interface ImmediateDecisions {
    * `attempt` would; undefined when only the backend can tell (then call `attempt`).
    */
   attemptNow(ip: string, agent: string, now: number, penalize: boolean): GateVerdict | undefined;
-  /** Whether a ban on `ip` is known here and running at `now`. A look only: changes nothing. */
-  banned(ip: string, now: number): boolean;
 }
