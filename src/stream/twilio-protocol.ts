@@ -20,6 +20,7 @@
  *
  * Outbound (us → Twilio, bidirectional `<Connect><Stream>` only): media, mark, clear.
  */
+import { scanTwilioMedia } from './twilio-media-scan.js';
 
 export type InvalidFrameReason =
   | 'binary' // Twilio only sends text frames
@@ -221,6 +222,11 @@ export function decodeStrictBase64(text: string): Buffer | null {
  */
 export function parseTwilioFrame(data: Buffer | string, isBinary: boolean, started: boolean): ParseResult {
   if (isBinary) return BINARY;
+  if (started && typeof data !== 'string') {
+    // Media as Twilio lays it out, read in place; anything else falls through to the rules below.
+    const media = scanTwilioMedia(data);
+    if (media !== undefined) return { ok: true, message: media };
+  }
   let root: unknown;
   try {
     root = JSON.parse(typeof data === 'string' ? data : data.toString('utf8'));
