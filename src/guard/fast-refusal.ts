@@ -11,10 +11,17 @@
  *
  * `refuseOnSocket` writes a prebuilt response and closes the socket once it is written: no
  * ServerResponse, no serialisation, no Error objects.
+ *
+ * Requests passed on get an idle deadline on their socket (`settleMs`): ws clears it when it
+ * takes the socket over (setTimeout(0)), and the guard closes refused ones itself, but Fastify
+ * answers a few malformed URLs (400 for a bad escape, 414 for an over-long parameter) straight
+ * from its router, with no hook; without the deadline such a socket would stay open (half-open
+ * even after the client leaves, since HTTP sockets allow it) and hold up app.close() forever.
  */
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { Socket } from 'node:net';
+import { Socket as NetSocket, type Socket } from 'node:net';
+import { streamTokenOf } from './credentials.js';
 
 type UpgradeListener = (this: Server, req: IncomingMessage, socket: Duplex, head: Buffer) => void;
 
@@ -22,16 +29,30 @@ type UpgradeListener = (this: Server, req: IncomingMessage, socket: Duplex, head
 export type UpgradeScreen = (req: IncomingMessage, socket: Duplex) => boolean;
 
 /**
+ * How long a passed-on upgrade socket may sit idle before it is closed, ms: far longer than any
+ * upgrade takes to be judged (the guard's store deadline is 50 ms). @default 10_000
+ */
+export const UPGRADE_SETTLE_MS = 10_000;
+
+function closeIfIdle(this: Socket): void {
+  this.destroy();
+}
+
+/**
  * Screens the server's upgrade requests with `screen` before the listeners registered so far.
  * Returns the undo (idempotent), which puts those listeners back as they were.
  */
-export function screenUpgrades(server: Server, screen: UpgradeScreen): () => void {
+export function screenUpgrades(server: Server, screen: UpgradeScreen, settleMs = UPGRADE_SETTLE_MS): () => void {
   const downstream = server.listeners('upgrade') as UpgradeListener[];
   // With no listener Node answers upgrades as plain requests: nothing to put a screen in front of.
   if (downstream.length === 0) return () => {};
   for (const listener of downstream) server.removeListener('upgrade', listener);
   const dispatch: UpgradeListener = function (req, socket, head) {
     if (screen(req, socket)) return;
+    if (socket instanceof NetSocket) {
+      socket.setTimeout(settleMs);
+      socket.once('timeout', closeIfIdle);
+    }
     for (const listener of downstream) listener.call(this, req, socket, head);
   };
   server.on('upgrade', dispatch);
@@ -42,6 +63,24 @@ export function screenUpgrades(server: Server, screen: UpgradeScreen): () => voi
     server.removeListener('upgrade', dispatch);
     for (const listener of downstream) server.on('upgrade', listener);
   };
+}
+
+/** Unreserved URL characters only (base64url, '.', '~'): nothing the router decodes or splits on. */
+const PLAIN_TOKEN = /^[A-Za-z0-9._~-]*$/;
+
+/**
+ * The token of a request the lane may answer: a GET to `streamPath/<token>` (query ignored) that
+ * Fastify's router certainly sends to the `streamPath/:token` route, so the lane can count it in
+ * `http_requests_total` under that route as the app's onResponse hook would. Undefined for
+ * anything else (other methods, `%` escapes, extra segments, tokens longer than `maxLength`):
+ * those are rare, and Fastify judges them.
+ */
+export function laneToken(req: IncomingMessage, streamPath: string, maxLength: number): string | undefined {
+  // (`streamPath` itself matches no route: Fastify's 404, not the stream route's.)
+  if (req.method !== 'GET' || req.url === undefined || !req.url.startsWith(`${streamPath}/`)) return undefined;
+  const token = streamTokenOf(req.url, streamPath);
+  if (token === undefined || token.length > maxLength || !PLAIN_TOKEN.test(token)) return undefined;
+  return token;
 }
 
 const ignore = (): void => {};

@@ -28,11 +28,12 @@ import type { CallRegistry } from '../call-registry.js';
 import { publicWsBase, type Config } from '../config.js';
 import { hasBearer } from '../bearer.js';
 import type { Metrics } from '../metrics.js';
+import { MAX_TOKEN_LENGTH } from '../twilio/stream-token.js';
 import type { StreamAuth } from '../stream/route.js';
 import { agentKey, clientKey, ipHasher } from './client-ip.js';
 import { checkStreamCredentials, streamTokenOf, tokenId, type CredentialRejection } from './credentials.js';
 import type { GateVerdict } from './decide.js';
-import { refuseOnSocket, screenUpgrades } from './fast-refusal.js';
+import { laneToken, refuseOnSocket, screenUpgrades } from './fast-refusal.js';
 import { guardLimits } from './limits.js';
 import { MemoryStore } from './memory-store.js';
 import type { BanVerdict } from './penalty.js';
@@ -54,6 +55,11 @@ export interface GuardOptions {
   readonly probeIntervalMs?: number;
   /** Where the stream WebSocket lives. @default '/twilio/stream' */
   readonly streamPath?: string;
+  /**
+   * Idle deadline for upgrade sockets passed on to Fastify, ms (see fast-refusal.ts).
+   * @default 10_000 (UPGRADE_SETTLE_MS)
+   */
+  readonly upgradeSettleMs?: number;
   /**
    * POSTs under this prefix carrying X-Twilio-Signature skip the flood rule and IP bans (their
    * route verifies the signature). Elsewhere the header earns nothing. @default '/twilio/'
@@ -119,6 +125,16 @@ export function installGuard(app: FastifyInstance, opts: GuardOptions): Guard {
   const count = (reason: string): void => {
     let child = rejected.get(reason);
     if (child === undefined) rejected.set(reason, (child = metrics.rejections.labels(reason)));
+    child.inc();
+  };
+
+  // The lane answers before the app's onResponse hook could count the request, so it counts it
+  // there itself, under the route Fastify would have matched (laneToken makes sure it would).
+  const streamRoute = `${streamPath}/:token`;
+  const answered = new Map<number, { inc(): void }>();
+  const countAnswered = (status: number): void => {
+    let child = answered.get(status);
+    if (child === undefined) answered.set(status, (child = metrics.httpRequests.labels(streamRoute, 'GET', String(status))));
     child.inc();
   };
 
@@ -202,7 +218,7 @@ export function installGuard(app: FastifyInstance, opts: GuardOptions): Guard {
    */
   const screen = (req: IncomingMessage, socket: Duplex): boolean => {
     if (config.trustProxy !== false || !(socket instanceof Socket) || socket.remoteAddress === undefined) return false;
-    const token = req.url === undefined ? undefined : streamTokenOf(req.url, streamPath);
+    const token = laneToken(req, streamPath, MAX_TOKEN_LENGTH);
     if (token === undefined || !isUpgrade(req)) return false;
     const now = Math.floor(clock());
     const credentials = credentialsOf(token, req.headers['x-twilio-signature'], now);
@@ -213,15 +229,17 @@ export function installGuard(app: FastifyInstance, opts: GuardOptions): Guard {
     const answer = answerAnonymous(verdict, registry.draining, credentials.reason);
     logBan(app.log, ip, now, answer.ban, answer.cause);
     count(answer.refusal.reason);
+    countAnswered(answer.refusal.status);
     app.log.debug({ ip, status: answer.refusal.status, reason: answer.refusal.reason }, 'guard refused');
     refuseOnSocket(socket, rawRefusal(answer.refusal));
     return true;
   };
   // On ready, @fastify/websocket has registered its 'upgrade' listener; the lane goes in front of
-  // it. Closing puts it back first, so Fastify's own 503-while-closing answers as before.
+  // it. Closing puts it back first, so Fastify's own 503-while-closing answers as before. Without
+  // the stream route there is nothing for the lane to stand in for.
   let unscreen: (() => void) | undefined;
   app.addHook('onReady', (done) => {
-    unscreen = screenUpgrades(app.server, screen);
+    if (app.hasRoute({ method: 'GET', url: streamRoute })) unscreen = screenUpgrades(app.server, screen, opts.upgradeSettleMs);
     done();
   });
   app.addHook('preClose', (done) => {

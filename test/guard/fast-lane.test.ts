@@ -4,7 +4,7 @@
  * and counters as the hook; everything else still goes through Fastify.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { hangUp, rawUpgrade, rejectionCounts, startHarness, tokenFor, upgrade, type Harness } from './harness.js';
+import { hangUp, httpCounts, rawUpgrade, rejectionCounts, startHarness, tokenFor, upgrade, type Harness } from './harness.js';
 
 const open: Harness[] = [];
 async function harness(...args: Parameters<typeof startHarness>): Promise<Harness> {
@@ -64,6 +64,10 @@ describe('fast lane', () => {
     expect(pick(lane?.headers ?? {})).toEqual(pick(hook?.headers ?? {}));
     expect(lane?.body).toBe(hook?.body);
     expect([hook?.closed, lane?.closed]).toEqual([true, true]);
+    // Counted alike: the lane stands in for the app's onResponse count.
+    expect(await httpCounts(viaLane.metrics)).toEqual(await httpCounts(viaHook.metrics));
+    expect(await httpCounts(viaLane.metrics)).toEqual({ '/twilio/stream/:token GET 401': 1, '/twilio/stream/:token GET 403': 1 });
+    expect(await rejectionCounts(viaLane.metrics)).toEqual(await rejectionCounts(viaHook.metrics));
   });
 
   it('a valid token from that banned address still connects (101), through Fastify', async () => {
@@ -79,11 +83,22 @@ describe('fast lane', () => {
     await expect.poll(() => h.registry.live).toBe(0);
   });
 
-  it('leaves upgrades to other paths to Fastify', async () => {
-    const h = await harness();
-    // Only who answers matters here, so no need to wait for the end of the exchange.
-    await rawUpgrade(h, '/healthz', { from: '127.0.0.53', giveUpMs: 200 });
-    expect(h.seen).toEqual(['/healthz']);
+  it('leaves upgrades to other paths, and stream paths the router might read otherwise, to Fastify', async () => {
+    const h = await harness({ upgradeSettleMs: 200 });
+    // Only who answers matters here, so no need to wait for the end of each exchange.
+    const paths = ['/healthz', '/twilio/stream/a%2Fb', '/twilio/stream/a/b', '/twilio/stream'];
+    for (const path of paths) await rawUpgrade(h, path, { from: '127.0.0.53', giveUpMs: 200 });
+    expect(h.seen).toEqual(paths);
+  });
+
+  it('closes upgrade sockets that Fastify answers from its router, without hooks (414, 400)', async () => {
+    const h = await harness({ upgradeSettleMs: 200 });
+    // Over maxParamLength: 414 straight from the router. A bad escape: 400, likewise.
+    const long = await rawUpgrade(h, `/twilio/stream/${'x'.repeat(400)}`, { from: '127.0.0.54' });
+    const escape = await rawUpgrade(h, '/twilio/stream/%zz', { from: '127.0.0.54' });
+    expect([long.status, long.closed]).toEqual([414, true]);
+    expect([escape.status, escape.closed]).toEqual([400, true]);
+    expect(h.seen).toEqual([]); // no hook ran: the idle deadline is what closed them
   });
 
   it('closing puts the server listeners back: the lane leaves nothing behind', async () => {

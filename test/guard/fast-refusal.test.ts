@@ -5,7 +5,7 @@
 import { EventEmitter } from 'node:events';
 import { createServer, type IncomingMessage } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { screenUpgrades } from '../../src/guard/fast-refusal.js';
+import { laneToken, screenUpgrades } from '../../src/guard/fast-refusal.js';
 import { rawRefusal } from '../../src/guard/refuse.js';
 
 describe('screenUpgrades', () => {
@@ -43,6 +43,31 @@ describe('screenUpgrades', () => {
     expect(server.listenerCount('upgrade')).toBe(0);
     undo();
     expect(server.listenerCount('upgrade')).toBe(0);
+  });
+});
+
+describe('laneToken', () => {
+  const req = (method: string, url: string) => ({ method, url }) as IncomingMessage;
+  it('takes GETs to the stream route whose token the router reads as is, query ignored', () => {
+    expect(laneToken(req('GET', '/twilio/stream/abc-_.~9'), '/twilio/stream', 100)).toBe('abc-_.~9');
+    expect(laneToken(req('GET', '/twilio/stream/abc?x=%zz/y'), '/twilio/stream', 100)).toBe('abc');
+    expect(laneToken(req('GET', '/twilio/stream/'), '/twilio/stream', 100)).toBe('');
+    expect(laneToken(req('GET', `/twilio/stream/${'a'.repeat(100)}`), '/twilio/stream', 100)).toBe('a'.repeat(100));
+  });
+
+  it('leaves to Fastify what it might route or decode otherwise', () => {
+    for (const [method, url] of [
+      ['POST', '/twilio/stream/abc'],
+      ['HEAD', '/twilio/stream/abc'],
+      ['GET', '/twilio/stream'], // no route: a 404 under 'unmatched'
+      ['GET', '/twilio/stream/a/b'],
+      ['GET', '/twilio/stream/a%2Fb'],
+      ['GET', '/twilio/stream/a;b'],
+      ['GET', '/twilio/streamx/abc'],
+      ['GET', `/twilio/stream/${'a'.repeat(101)}`],
+    ] as const) {
+      expect(laneToken(req(method, url), '/twilio/stream', 100), `${method} ${url}`).toBeUndefined();
+    }
   });
 });
 

@@ -43,6 +43,7 @@ export interface HarnessOptions {
   readonly store?: (config: Config) => GuardStore;
   readonly deadlineMs?: number;
   readonly probeIntervalMs?: number;
+  readonly upgradeSettleMs?: number;
 }
 
 export const T0 = 1_750_000_000_000;
@@ -65,6 +66,11 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     seen.push(request.url);
     done();
   });
+  // As buildApp counts requests (src/app.ts), so tests can compare what the fast lane counts.
+  app.addHook('onResponse', (request, reply, done) => {
+    metrics.httpRequests.labels(request.routeOptions.url ?? 'unmatched', request.method, String(reply.statusCode)).inc();
+    done();
+  });
   const h = { clock: T0 } as { clock: number };
   const guard = installGuard(app, {
     config,
@@ -74,6 +80,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     now: () => h.clock,
     deadlineMs: opts.deadlineMs,
     probeIntervalMs: opts.probeIntervalMs,
+    upgradeSettleMs: opts.upgradeSettleMs,
   });
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => {
     done(null, Object.fromEntries(new URLSearchParams(body as string)));
@@ -251,6 +258,12 @@ export function rawUpgrade(
         `Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n${extra}\r\n`,
     );
   });
+}
+
+/** http_requests_total as `route method status` → count. */
+export async function httpCounts(metrics: Metrics): Promise<Record<string, number>> {
+  const data = await metrics.httpRequests.get();
+  return Object.fromEntries(data.values.map((v) => [`${v.labels.route} ${v.labels.method} ${v.labels.status}`, v.value]));
 }
 
 /** rejections_total{reason} as a plain object. */
