@@ -34,6 +34,7 @@ import { agentKey, clientKey, ipHasher } from './client-ip.js';
 import { checkStreamCredentials, streamTokenOf, tokenId, type CredentialRejection } from './credentials.js';
 import type { GateVerdict } from './decide.js';
 import { laneToken, refuseOnSocket, screenUpgrades } from './fast-refusal.js';
+import { ForwardedClients } from './forwarded-clients.js';
 import { guardLimits } from './limits.js';
 import { MemoryStore } from './memory-store.js';
 import type { BanVerdict } from './penalty.js';
@@ -55,6 +56,8 @@ export interface GuardOptions {
   readonly probeIntervalMs?: number;
   /** Where the stream WebSocket lives. @default '/twilio/stream' */
   readonly streamPath?: string;
+  /** Answer what it can of anonymous stream upgrades on the raw socket (fast-refusal.ts). @default true */
+  readonly fastLane?: boolean;
   /**
    * Idle deadline for upgrade sockets passed on to Fastify, ms (see fast-refusal.ts).
    * @default 10_000 (UPGRADE_SETTLE_MS)
@@ -177,8 +180,14 @@ export function installGuard(app: FastifyInstance, opts: GuardOptions): Guard {
       now,
     });
 
+  // Behind trusted proxies the lane needs Fastify's request.ip: it reuses answers the hook saw.
+  const forwarded = config.trustProxy === false ? undefined : new ForwardedClients();
+
   async function gateStream(at: Judged, token: string): Promise<void> {
     const { request, ip, now } = at;
+    if (forwarded !== undefined && typeof request.ip === 'string') {
+      forwarded.learn(request.raw.socket.remoteAddress, request.headers['x-forwarded-for'], request.ip);
+    }
     const credentials = credentialsOf(token, request.headers['x-twilio-signature'], now);
 
     if (!credentials.ok) {
@@ -214,16 +223,19 @@ export function installGuard(app: FastifyInstance, opts: GuardOptions): Guard {
   /**
    * The fast lane's judge: answers an anonymous stream upgrade on the raw socket when the store
    * decides it at once, exactly as gateStream would. The client key must be the one Fastify
-   * computes; behind trusted proxies that takes X-Forwarded-For parsing, left to Fastify.
+   * computes: the socket's address, or behind trusted proxies the one the hook saw for the same
+   * peer and X-Forwarded-For (forwarded-clients.ts); unknown, the hook judges.
    */
   const screen = (req: IncomingMessage, socket: Duplex): boolean => {
-    if (config.trustProxy !== false || !(socket instanceof Socket) || socket.remoteAddress === undefined) return false;
+    if (!(socket instanceof Socket)) return false;
+    const address = forwarded === undefined ? socket.remoteAddress : forwarded.lookup(socket.remoteAddress, req.headers['x-forwarded-for']);
+    if (address === undefined) return false;
     const token = laneToken(req, streamPath, MAX_TOKEN_LENGTH);
     if (token === undefined || !isUpgrade(req)) return false;
     const now = Math.floor(clock());
     const credentials = credentialsOf(token, req.headers['x-twilio-signature'], now);
     if (credentials.ok) return false; // valid credentials are never refused for their IP: the hook admits them
-    const ip = clientKey(socket.remoteAddress);
+    const ip = clientKey(address);
     const verdict = store.attemptNow(ip, agentKey(ip, req.headers['user-agent']), now, !registry.draining);
     if (verdict === undefined) return false; // only the shared store can tell: the hook asks it
     const answer = answerAnonymous(verdict, registry.draining, credentials.reason);
@@ -236,10 +248,12 @@ export function installGuard(app: FastifyInstance, opts: GuardOptions): Guard {
   };
   // On ready, @fastify/websocket has registered its 'upgrade' listener; the lane goes in front of
   // it. Closing puts it back first, so Fastify's own 503-while-closing answers as before. Without
-  // the stream route there is nothing for the lane to stand in for.
+  // the stream route there is nothing for the lane to stand in for, but the screen still gives
+  // passed-on upgrades their idle deadline.
   let unscreen: (() => void) | undefined;
   app.addHook('onReady', (done) => {
-    if (app.hasRoute({ method: 'GET', url: streamRoute })) unscreen = screenUpgrades(app.server, screen, opts.upgradeSettleMs);
+    const lane = opts.fastLane !== false && app.hasRoute({ method: 'GET', url: streamRoute });
+    unscreen = screenUpgrades(app.server, lane ? screen : () => false, opts.upgradeSettleMs);
     done();
   });
   app.addHook('preClose', (done) => {

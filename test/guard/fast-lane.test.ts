@@ -45,8 +45,7 @@ describe('fast lane', () => {
   });
 
   it('answers like the hook does: the same status, headers and body for the same verdict', async () => {
-    // TRUST_PROXY sends every upgrade through the hook; without it they take the lane.
-    const viaHook = await harness({ env: { TRUST_PROXY: '10.0.0.0/8' } });
+    const viaHook = await harness({ fastLane: false });
     const viaLane = await harness();
     const answers = [];
     for (const h of [viaHook, viaLane]) {
@@ -68,6 +67,26 @@ describe('fast lane', () => {
     expect(await httpCounts(viaLane.metrics)).toEqual(await httpCounts(viaHook.metrics));
     expect(await httpCounts(viaLane.metrics)).toEqual({ '/twilio/stream/:token GET 401': 1, '/twilio/stream/:token GET 403': 1 });
     expect(await rejectionCounts(viaLane.metrics)).toEqual(await rejectionCounts(viaHook.metrics));
+  });
+
+  it('behind trusted proxies, takes over once the hook has seen the same peer and X-Forwarded-For', async () => {
+    const h = await harness({ env: { TRUST_PROXY: '127.0.0.55' } });
+    const via = (xff: string) => ({ from: '127.0.0.55', headers: { 'x-forwarded-for': xff } });
+    expect((await rawUpgrade(h, '/twilio/stream/forged', via('203.0.113.9'))).status).toBe(401);
+    expect(h.seen).toHaveLength(1); // Fastify computed the client address, and the lane learnt it
+    const again = await rawUpgrade(h, '/twilio/stream/forged', via('203.0.113.9'));
+    expect([again.status, JSON.parse(again.body), again.headers['retry-after'], again.closed]).toEqual([
+      403,
+      { error: 'Forbidden', reason: 'cooldown' },
+      '30',
+      true,
+    ]);
+    expect(h.seen).toHaveLength(1);
+    // Another client behind the same proxy is its own address, judged by the hook the first time.
+    expect((await rawUpgrade(h, '/twilio/stream/forged', via('198.51.100.4'))).status).toBe(401);
+    expect(h.seen).toHaveLength(2);
+    // The proxy itself was never banned.
+    expect((await rawUpgrade(h, '/twilio/stream/forged', { from: '127.0.0.55' })).status).toBe(401);
   });
 
   it('a valid token from that banned address still connects (101), through Fastify', async () => {

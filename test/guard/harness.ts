@@ -44,6 +44,7 @@ export interface HarnessOptions {
   readonly deadlineMs?: number;
   readonly probeIntervalMs?: number;
   readonly upgradeSettleMs?: number;
+  readonly fastLane?: boolean;
 }
 
 export const T0 = 1_750_000_000_000;
@@ -81,6 +82,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     deadlineMs: opts.deadlineMs,
     probeIntervalMs: opts.probeIntervalMs,
     upgradeSettleMs: opts.upgradeSettleMs,
+    fastLane: opts.fastLane,
   });
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => {
     done(null, Object.fromEntries(new URLSearchParams(body as string)));
