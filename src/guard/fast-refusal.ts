@@ -25,7 +25,7 @@ import { streamTokenOf } from './credentials.js';
 
 type UpgradeListener = (this: Server, req: IncomingMessage, socket: Duplex, head: Buffer) => void;
 
-/** True when it answered the request itself (and has the socket closing); false to pass it on. Never throws. */
+/** True when it answered the request itself (and has the socket closing); false to pass it on. */
 export type UpgradeScreen = (req: IncomingMessage, socket: Duplex) => boolean;
 
 /**
@@ -42,13 +42,24 @@ function closeIfIdle(this: Socket): void {
  * Screens the server's upgrade requests with `screen` before the listeners registered so far.
  * Returns the undo (idempotent), which puts those listeners back as they were.
  */
-export function screenUpgrades(server: Server, screen: UpgradeScreen, settleMs = UPGRADE_SETTLE_MS): () => void {
+export function screenUpgrades(
+  server: Server,
+  screen: UpgradeScreen,
+  opts: { readonly settleMs?: number | undefined; readonly onError?: (err: unknown) => void } = {},
+): () => void {
+  const settleMs = opts.settleMs ?? UPGRADE_SETTLE_MS;
   const downstream = server.listeners('upgrade') as UpgradeListener[];
   // With no listener Node answers upgrades as plain requests: nothing to put a screen in front of.
   if (downstream.length === 0) return () => {};
   for (const listener of downstream) server.removeListener('upgrade', listener);
   const dispatch: UpgradeListener = function (req, socket, head) {
-    if (screen(req, socket)) return;
+    try {
+      if (screen(req, socket)) return;
+    } catch (err) {
+      // A throw in an 'upgrade' listener would take the process down; the normal path judges it.
+      opts.onError?.(err);
+      if (socket.destroyed) return;
+    }
     if (socket instanceof NetSocket) {
       socket.setTimeout(settleMs);
       socket.once('timeout', closeIfIdle);

@@ -253,7 +253,10 @@ export function installGuard(app: FastifyInstance, opts: GuardOptions): Guard {
   let unscreen: (() => void) | undefined;
   app.addHook('onReady', (done) => {
     const lane = opts.fastLane !== false && app.hasRoute({ method: 'GET', url: streamRoute });
-    unscreen = screenUpgrades(app.server, lane ? screen : () => false, opts.upgradeSettleMs);
+    unscreen = screenUpgrades(app.server, lane ? screen : () => false, {
+      settleMs: opts.upgradeSettleMs,
+      onError: (err) => app.log.error({ err }, 'guard fast lane failed; the request goes through Fastify'),
+    });
     done();
   });
   app.addHook('preClose', (done) => {

@@ -37,6 +37,24 @@ describe('screenUpgrades', () => {
     expect(reached).toHaveLength(2);
   });
 
+  it('passes a request on when the screen throws, and reports the error', () => {
+    const server = createServer();
+    const reached: string[] = [];
+    server.on('upgrade', (req: IncomingMessage) => reached.push(req.url ?? ''));
+    const errors: unknown[] = [];
+    const undo = screenUpgrades(
+      server,
+      () => {
+        throw new Error('bug');
+      },
+      { onError: (err) => errors.push(err) },
+    );
+    server.emit('upgrade', { url: '/x' } as IncomingMessage, new EventEmitter(), Buffer.alloc(0));
+    expect(reached).toEqual(['/x']);
+    expect(errors).toHaveLength(1);
+    undo();
+  });
+
   it('installs nothing on a server without upgrade listeners (Node then treats upgrades as requests)', () => {
     const server = createServer();
     const undo = screenUpgrades(server, () => true);
