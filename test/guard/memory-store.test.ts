@@ -68,4 +68,15 @@ describe('MemoryStore', () => {
     expect(store.claimTokenSync('t999', 300_000, 1)).toBe(false);
     expect(store.claimTokenSync('t0', 300_000, 1)).toBe(true);
   });
+
+  it('banned() says whether a ban runs, and changes nothing: no budget spent, no eviction order touched', () => {
+    const store = new MemoryStore(limits, { maxEntries: 2 });
+    store.penalizeSync('192.0.2.1', 0);
+    store.hitSync('192.0.2.2', 0);
+    expect([store.banned('192.0.2.1', 29_999), store.banned('192.0.2.1', 30_000), store.banned('192.0.2.2', 0)]).toEqual([true, false, false]);
+    // Had banned() touched 192.0.2.1, the next insert would evict 192.0.2.2 instead.
+    store.hitSync('192.0.2.3', 1);
+    expect(store.banned('192.0.2.1', 1)).toBe(false);
+    expect(store.evicted).toBe(1);
+  });
 });
