@@ -369,8 +369,9 @@ describe('fake Twilio caller', () => {
     expect(await call.closed).toEqual({ code: 1011, reason: 'upstream gone' });
     await serverClosed;
     // Counted before awaiting anything else: a frame sleep (20 ms) or the playback timer (~6 s) left
-    // armed would still be here.
-    expect(process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length).toBe(timersBefore);
+    // armed would still be here. At most as many as before, not exactly: a timer left by an
+    // earlier test in this worker (e.g. ws's close timeout) may expire meanwhile.
+    expect(process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length).toBeLessThanOrEqual(timersBefore);
     expect((await streaming).aborted).toBe(true);
     await expect(call.waitFor('clear', undefined, 60_000)).rejects.toThrow(/socket closed \(1011\)/);
   });
