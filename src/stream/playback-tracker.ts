@@ -30,7 +30,9 @@
  *
  * Barge-in order for the session: heard(now) → discard pending outbound audio → send `clear` →
  * reset() → send the truncate. `clear` makes Twilio echo every outstanding mark at once; reset()
- * forgets them and names are never reused, so those echoes are ignored as unknown.
+ * forgets them and names are never reused, so those echoes are ignored as unknown. When
+ * `playedAll()` (Twilio has echoed a mark that follows every byte sent) and nothing is pending,
+ * the caller is not talking over anything: there is nothing to clear or truncate.
  *
  * Assumes an item's audio is sent contiguously (the model streams one item, then the next) and
  * that frames do not straddle items (flush the outbound aggregator when an item's audio is done).
@@ -89,6 +91,8 @@ export class PlaybackTracker {
   private playEnd: number | null = null;
   private sinceMarkMs = 0;
   private markSeq = 0;
+  /** Offset of the audio end covered by the last echoed mark, ms (Twilio has played up to here). */
+  private echoedMs = 0;
 
   constructor(options: PlaybackTrackerOptions = {}) {
     this.markIntervalMs = options.markIntervalMs ?? MARK_INTERVAL_MS;
@@ -138,7 +142,16 @@ export class PlaybackTracker {
     // Twilio plays in order, so every earlier mark has played too.
     this.marks.splice(0, i + 1);
     this.playEnd = now + (this.sentMs - mark.atMs);
+    this.echoedMs = mark.atMs;
     return true;
+  }
+
+  /**
+   * Whether Twilio has confirmed that everything sent since reset has played: the last echoed
+   * mark follows the last byte sent. Not an estimate (unlike heard()); false when nothing was sent.
+   */
+  playedAll(): boolean {
+    return this.sentMs > 0 && this.echoedMs >= this.sentMs;
   }
 
   /** What the caller has heard by `now`; null when no audio was sent since the last reset. */
@@ -160,6 +173,7 @@ export class PlaybackTracker {
     this.sentMs = 0;
     this.playEnd = null;
     this.sinceMarkMs = 0;
+    this.echoedMs = 0;
   }
 
   /** Position in all audio sent since reset that has played by `now`, ms. */

@@ -455,6 +455,12 @@ export class StreamSession {
   /** The caller started speaking: stop the assistant where the caller stopped hearing it. */
   private bargeIn(): void {
     const discarded = this.outbound.discard();
+    if (discarded === 0 && this.playback.playedAll()) {
+      // Twilio confirmed (mark echo) that the whole answer has played and nothing is pending: the
+      // caller speaks after the assistant, not over it. A clear and a truncate at the full length
+      // would change nothing and cost a message each way per turn.
+      return;
+    }
     const heard = this.playback.heard(this.now());
     if (!heard && discarded === 0) return;
     this.stats.bargeIns += 1;

@@ -154,6 +154,24 @@ describe('PlaybackTracker: marks', () => {
     expect(t.heard(1_700)?.audioEndMs).toBe(1_500);
   });
 
+  it('playedAll: only once Twilio echoes a mark that follows every byte sent', () => {
+    const t = new PlaybackTracker({ markIntervalMs: 1_000 });
+    expect(t.playedAll()).toBe(false); // nothing sent
+    const interim = t.onAudioSent('item_A', B(1_000), 0).mark!;
+    t.onAudioSent('item_A', B(500), 0);
+    expect(t.heard(5_000)?.audioEndMs).toBe(1_500); // the estimate says all played…
+    expect(t.playedAll()).toBe(false); // …but only an echo confirms it
+    expect(t.onMarkEchoed(interim, 1_000)).toBe(true);
+    expect(t.playedAll()).toBe(false); // 500 ms sent after that mark
+    const end = t.onResponseDone()!;
+    expect(t.onMarkEchoed(end, 1_500)).toBe(true);
+    expect(t.playedAll()).toBe(true);
+    t.onAudioSent('item_B', B(100), 2_000);
+    expect(t.playedAll()).toBe(false);
+    t.reset();
+    expect(t.playedAll()).toBe(false);
+  });
+
   it('keeps at most maxOutstandingMarks, dropping the oldest', () => {
     expect(MAX_OUTSTANDING_MARKS).toBeGreaterThan(0);
     const t = new PlaybackTracker({ markIntervalMs: 10, maxOutstandingMarks: 2 });

@@ -125,6 +125,26 @@ describe('a call relayed both ways', () => {
     await call.hangUp();
   });
 
+  it('speech after an answer has played out (mark echoed) sends no clear and no truncate', async () => {
+    const call = await bridge.call();
+    const conn = await bridge.realtime.waitForConnection();
+    await bridge.realtime.waitForEvent('session.update');
+    const answer = agent.subarray(0, 4_000); // 0.5 s
+    await conn.sendAudio(answer, { chunkBytes: 800, intervalMs: 0, itemId: 'item_short' });
+    // Played, and the end-of-answer mark echoed back to the bridge.
+    await until(() => call.echoedMarks.length >= 1 && call.playedBytes >= answer.length, 3000, 'answer played and mark echoed');
+    await new Promise((r) => setTimeout(r, 100));
+    conn.speechStarted({ itemId: 'item_user_2' });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(call.count('clear')).toBe(0);
+    expect(conn.count('conversation.item.truncate')).toBe(0);
+    // The next answer still plays whole.
+    await conn.sendAudio(answer, { chunkBytes: 800, intervalMs: 0, itemId: 'item_next' });
+    await until(() => call.receivedBytes >= 2 * answer.length, 3000, 'second answer at twilio');
+    expect(call.receivedAudio().subarray(answer.length).equals(answer)).toBe(true);
+    await call.hangUp();
+  });
+
   it('says DTMF digits to the model as a user text item', async () => {
     const call = await bridge.call();
     await bridge.realtime.waitForEvent('session.update');
