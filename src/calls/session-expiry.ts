@@ -48,12 +48,19 @@ export interface ExpiryWatchOptions {
  * Watches `socket` for the session's expiry time and asks for the wrap-up once, WRAP_UP_LEAD_MS
  * before it. One timer per socket at most, cleared when the socket closes.
  */
+const SESSION_CREATED = Buffer.from('"session.created"');
+const SESSION_UPDATED = Buffer.from('"session.updated"');
+
 export function watchSessionExpiry(socket: WebSocket, opts: ExpiryWatchOptions): void {
   let timer: NodeJS.Timeout | null = null;
   let done = false;
   const onMessage = (data: RawData) => {
     if (done) return;
-    const event = parseServerEvent(Array.isArray(data) ? Buffer.concat(data).toString() : data.toString());
+    const raw = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
+    // Every upstream message passes here, audio deltas included: a byte search is far cheaper
+    // than parsing each one only to find it is not a session event.
+    if (!raw.includes(SESSION_CREATED) && !raw.includes(SESSION_UPDATED)) return;
+    const event = parseServerEvent(raw.toString());
     if (event?.type !== 'session.created' && event?.type !== 'session.updated') return;
     const delay = wrapUpDelayMs((event.session as { expires_at?: unknown } | undefined)?.expires_at, opts.now());
     if (delay === null) return;
