@@ -32,10 +32,13 @@ export function realtimeUrl(config: Pick<Config, 'openaiRealtimeUrl' | 'openaiMo
   return url.toString();
 }
 
-export function connectRealtime(config: Pick<Config, 'openaiRealtimeUrl' | 'openaiModel' | 'openaiApiKey'>): WebSocket {
+export function connectRealtime(
+  config: Pick<Config, 'openaiRealtimeUrl' | 'openaiModel' | 'openaiApiKey'>,
+  handshakeTimeoutMs: number = UPSTREAM_CONNECT_TIMEOUT_MS,
+): WebSocket {
   return new WebSocket(realtimeUrl(config), {
     headers: { Authorization: `Bearer ${config.openaiApiKey}` },
-    handshakeTimeout: UPSTREAM_CONNECT_TIMEOUT_MS,
+    handshakeTimeout: handshakeTimeoutMs,
     maxPayload: UPSTREAM_MAX_PAYLOAD_BYTES,
     perMessageDeflate: false,
   });

@@ -3,6 +3,7 @@ import { startBridge, type Bridge } from '../helpers/bridge.js';
 import { readFixture } from '../helpers/audio.js';
 import { TEST_OPENAI_KEY } from '../helpers/config.js';
 import { connectFakeTwilio } from '../helpers/fake-twilio.js';
+import { connectRealtime } from '../../src/stream/upstream.js';
 import { MARK_INTERVAL_MS } from '../../src/stream/playback-tracker.js';
 
 const caller = readFixture('caller-8k.ulaw');
@@ -276,6 +277,26 @@ describe('endings', () => {
     await bridge.realtime.waitForEvent('session.update');
     conn.drop();
     expect((await call.closed).code).toBe(1011);
+  });
+
+  it('an upstream whose handshake does not finish in time ends the call with 1011', async () => {
+    await bridge.close();
+    // The handshake deadline is 10 s in production; the same path with 200 ms here.
+    bridge = await startBridge(
+      {},
+      {
+        realtime: { handshakeDelayMs: 5_000 },
+        deps: {
+          openUpstream: () => ({ socket: connectRealtime(bridge.config, 200), configured: false, startedAt: performance.now() }),
+        },
+      },
+    );
+    const call = await bridge.call();
+    const startedAt = Date.now();
+    expect((await call.closed).code).toBe(1011);
+    expect(Date.now() - startedAt).toBeLessThan(2_000);
+    expect(bridge.realtime.openCount).toBe(0);
+    expect(bridge.logs.records().some((r) => r.msg === 'upstream socket error')).toBe(true);
   });
 
   it('an unreachable upstream ends the call with 1011', async () => {
