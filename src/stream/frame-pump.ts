@@ -92,12 +92,7 @@ export class FramePump {
 
   private readonly onTurn = (): void => {
     this.turn = null;
-    if (this.closed) return;
-    const now = this.now();
-    this.enqueue(this.aggregator.takeFull());
-    this.takeDue(now);
-    this.reschedule(now);
-    this.deliver();
+    this.release();
   };
 
   /** Delivers whatever is held now as one frame (end of a response, end of the call). */
@@ -177,12 +172,17 @@ export class FramePump {
   private readonly onTimer = (): void => {
     this.timer = null;
     this.timerFor = null;
+    // A clock that lags the timer releases nothing here; reschedule re-arms for the remainder.
+    this.release();
+  };
+
+  /** End of an I/O turn or a deadline: full frames, then the partial if due, then re-arm. */
+  private release(): void {
     if (this.closed) return;
-    // A clock that lags the timer returns nothing here; reschedule re-arms for the remainder.
     const now = this.now();
     this.enqueue(this.aggregator.takeFull());
     this.takeDue(now);
     this.reschedule(now);
     this.deliver();
-  };
+  }
 }

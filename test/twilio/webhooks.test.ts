@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/app.js';
 import { verifyStreamToken } from '../../src/twilio/stream-token.js';
 import { captureLogs } from '../helpers/log-capture.js';
+import { signedWebhook } from '../helpers/webhook.js';
 import { TEST_AUTH_TOKEN, TEST_OPENAI_KEY, TEST_SECRET, testConfig } from '../helpers/config.js';
 import { createMetrics } from '../../src/metrics.js';
 import { CallRegistry } from '../../src/call-registry.js';
@@ -49,8 +50,7 @@ describe.each([
     const res = await app.inject({
       method: 'POST',
       url: path,
-      headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': sign(path, params) },
-      payload: form(params),
+      ...signedWebhook(path, params),
     });
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toMatch(/^text\/xml/);
@@ -112,8 +112,7 @@ describe.each([
     const res = await app.inject({
       method: 'POST',
       url: path,
-      headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': sign(path, bare) },
-      payload: form(bare),
+      ...signedWebhook(path, bare),
     });
     expect(res.statusCode).toBe(400);
     expect(res.json()).toMatchObject({ reason: 'missing_call_sid' });
@@ -128,8 +127,7 @@ describe.each([
     const res = await app.inject({
       method: 'POST',
       url: path,
-      headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': sign(path, params) },
-      payload: form(params),
+      ...signedWebhook(path, params),
     });
     expect(res.statusCode).toBe(200);
     expect(res.body).toMatch(/<Response><Say>[^<]*busy[^<]*<\/Say><Hangup\/><\/Response>$/);
@@ -149,11 +147,7 @@ describe('POST /twilio/stream-status', () => {
     const res = await app.inject({
       method: 'POST',
       url: '/twilio/stream-status',
-      headers: {
-        'content-type': 'application/x-www-form-urlencoded',
-        'x-twilio-signature': sign('/twilio/stream-status', params),
-      },
-      payload: form(params),
+      ...signedWebhook('/twilio/stream-status', params),
     });
     expect(res.statusCode).toBe(204);
     const line = logs.records().find((r) => r.msg === 'twilio reported a stream error');
