@@ -3,18 +3,10 @@
  * are answered on the raw socket before Fastify sees them, with the same status, headers, body
  * and counters as the hook; everything else still goes through Fastify.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import { hangUp, httpCounts, rawUpgrade, rejectionCounts, startHarness, tokenFor, upgrade, type Harness } from './harness.js';
+import { describe, expect, it } from 'vitest';
+import { hangUp, httpCounts, rawUpgrade, rejectionCounts, harnessPerTest, startHarness, tokenFor, upgrade } from './harness.js';
 
-const open: Harness[] = [];
-async function harness(...args: Parameters<typeof startHarness>): Promise<Harness> {
-  const h = await startHarness(...args);
-  open.push(h);
-  return h;
-}
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((h) => h.close()));
-});
+const harness = harnessPerTest();
 
 describe('fast lane', () => {
   it('a banned address gets 403 with Retry-After on the raw socket, which the server closes; Fastify never sees it', async () => {
@@ -121,11 +113,10 @@ describe('fast lane', () => {
   });
 
   it('closing puts the server listeners back: the lane leaves nothing behind', async () => {
-    const h = await harness();
+    const h = await startHarness(); // closed here, not after the test
     const server = h.app.server;
     expect(server.listeners('upgrade')).toHaveLength(1);
     await h.close();
-    open.splice(open.indexOf(h), 1);
     // @fastify/websocket removes its own listener on close, which it can only do once the lane
     // has given it back: had the lane stayed, one listener would be left.
     expect(server.listeners('upgrade')).toEqual([]);

@@ -9,6 +9,7 @@
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
 import websocket from '@fastify/websocket';
+import { afterEach } from 'vitest';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import twilio from 'twilio';
 import { WebSocket } from 'ws';
@@ -48,6 +49,19 @@ export interface HarnessOptions {
 }
 
 export const T0 = 1_750_000_000_000;
+
+/** A startHarness that closes every harness it started after each test of the calling file. */
+export function harnessPerTest(): (opts?: HarnessOptions) => Promise<Harness> {
+  const open: Harness[] = [];
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((h) => h.close()));
+  });
+  return async (opts) => {
+    const h = await startHarness(opts);
+    open.push(h);
+    return h;
+  };
+}
 
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
   const config = testConfig({ LOG_LEVEL: 'debug', ...opts.env });

@@ -1,16 +1,8 @@
 import { connect } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
-import { hangUp, httpCall, rejectionCounts, startHarness, T0, tokenFor, upgrade, upgradeSignature, type Harness } from './harness.js';
+import { describe, expect, it } from 'vitest';
+import { hangUp, httpCall, rejectionCounts, harnessPerTest, T0, tokenFor, upgrade, upgradeSignature } from './harness.js';
 
-const open: Harness[] = [];
-async function harness(...args: Parameters<typeof startHarness>): Promise<Harness> {
-  const h = await startHarness(...args);
-  open.push(h);
-  return h;
-}
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((h) => h.close()));
-});
+const harness = harnessPerTest();
 
 describe('stream upgrades: anonymous', () => {
   it('no token → 401 missing_token, and the route never sees a socket', async () => {
