@@ -13,7 +13,8 @@ import { registerWebhooks } from './twilio/webhooks.js';
 import { MAX_TOKEN_LENGTH } from './twilio/stream-token.js';
 import { createGuardStore, installGuard, type Guard, type GuardStore } from './guard/index.js';
 import { registerStreamRoute } from './stream/route.js';
-import type { UpstreamProvider } from './stream/upstream.js';
+import { connectRealtime, type UpstreamProvider } from './stream/upstream.js';
+import { FAILURE_THRESHOLD, RETRY_AFTER_MS, UpstreamHealth, watchConnect } from './stream/upstream-health.js';
 import { createCallControl } from './calls/call-control.js';
 import { registerOps } from './ops/plugin.js';
 import { websocketPreClose } from './ops/closing.js';
@@ -40,6 +41,8 @@ export interface AppDeps {
   readonly summaryIntervalMs?: number;
   /** Where the guard keeps its state. @default Redis when REDIS_URL is set, else memory */
   readonly guardStore?: GuardStore;
+  /** How long calls are refused after the upstream is found down, before one tries again, ms. @default 15 000 */
+  readonly upstreamRetryAfterMs?: number;
 }
 
 declare module 'fastify' {
@@ -115,19 +118,28 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
 
   registerOps(app, { metrics, metricsToken: config.metricsToken, summaryIntervalMs: deps.summaryIntervalMs });
 
+  // Upstream health: after repeated failed connects, webhooks speak "not available" instead of
+  // opening streams that could only end in an apology.
+  const upstreamHealth = new UpstreamHealth(FAILURE_THRESHOLD, deps.upstreamRetryAfterMs ?? RETRY_AFTER_MS);
+  registry.setAvailabilityCheck(() => (upstreamHealth.isDown(now()) ? 'upstream_down' : null));
+
   app.get('/healthz', async () => ({ status: 'ok' }));
 
   app.get('/readyz', async (_request, reply) => {
     // A shared guard store (Redis) that is down is reported but does not make us unready: the
     // guard answers from memory meanwhile, and one Redis outage must not pull every instance
     // out of the load balancer at once.
-    const checks = { guardStore: guard.healthy ? 'ok' : 'degraded' };
+    // An unreachable Realtime API is reported the same way: the webhook then answers every call
+    // in words, which beats a 503 that would leave Twilio to play its own error message.
+    const checks = { guardStore: guard.healthy ? 'ok' : 'degraded', upstream: upstreamHealth.down ? 'down' : 'ok' };
     if (registry.draining) return reply.code(503).send({ status: 'draining', liveCalls: registry.live, checks });
-    return { status: guard.healthy ? 'ready' : 'degraded', liveCalls: registry.live, checks };
+    const healthy = guard.healthy && !upstreamHealth.down;
+    return { status: healthy ? 'ready' : 'degraded', liveCalls: registry.live, checks };
   });
 
   // Call control: outbound calls, the assistant's tools, per-call greetings, pre-warmed upstreams.
   const callControl = createCallControl({
+    connect: () => watchConnect(connectRealtime(config), upstreamHealth, now),
     config,
     registry,
     metrics,

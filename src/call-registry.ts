@@ -35,7 +35,7 @@ export class CallRegistry extends EventEmitter<{ idle: []; change: [live: number
   #perIp = new Map<string, number>();
   #draining = false;
   /** Extra reasons set by dependencies (e.g. the upstream being unreachable). */
-  #unavailable: Unavailable | null = null;
+  #availability: () => Unavailable | null = () => null;
 
   constructor(private readonly limits: RegistryLimits) {
     super();
@@ -69,14 +69,16 @@ export class CallRegistry extends EventEmitter<{ idle: []; change: [live: number
     if (this.#live === 0) this.emit('idle');
   }
 
-  setUnavailable(reason: Unavailable | null): void {
-    this.#unavailable = reason;
+  /** A dependency's verdict, asked on every webhook (e.g. the upstream health breaker). */
+  setAvailabilityCheck(check: () => Unavailable | null): void {
+    this.#availability = check;
   }
 
   /** Whether a webhook may hand out a new stream (checked before TwiML is served). */
   canServeNewCall(): Unavailable | null {
     if (this.#draining) return 'draining';
-    if (this.#unavailable) return this.#unavailable;
+    const unavailable = this.#availability();
+    if (unavailable) return unavailable;
     if (this.#live >= this.limits.maxCalls) return 'capacity';
     return null;
   }

@@ -7,6 +7,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics.js';
 import type { Config } from '../config.js';
+import type { WebSocket } from 'ws';
 import type { CallRegistry } from '../call-registry.js';
 import type { TwimlServedEvent } from '../twilio/webhooks.js';
 import type { SessionOptions } from '../stream/session.js';
@@ -35,6 +36,8 @@ export interface CallControlOptions {
   readonly openUpstream?: UpstreamProvider;
   /** @default PREWARM_TIMEOUT_MS (15 s) */
   readonly prewarmTimeoutMs?: number;
+  /** Opens a Realtime socket (the app wraps connectRealtime to watch upstream health). */
+  readonly connect?: () => WebSocket;
   /** Wire to the guard: a bad signature on /twilio/call-status (the guard let it through to be checked). */
   readonly onBadSignature?: (request: FastifyRequest, reason: 'bad_signature' | 'missing_signature') => void;
   /** Wire to the guard: a wrong API token on POST /calls. */
@@ -77,6 +80,7 @@ export function createCallControl(opts: CallControlOptions): CallControl {
         log,
         now,
         prewarmTimeoutMs: opts.prewarmTimeoutMs,
+        connect: opts.connect,
         metrics: opts.metrics,
       });
   if (!rest) log.info('TWILIO_ACCOUNT_SID/TWILIO_AUTH_TOKEN not set: no outbound calls, no end_call/transfer_call tools');
