@@ -6,6 +6,7 @@ import { TEST_AUTH_TOKEN } from '../helpers/config.js';
 import { connectFakeTwilio, type FakeTwilioCall } from '../helpers/fake-twilio.js';
 import { startFakeTwilioRest, type FakeTwilioRest } from '../helpers/fake-twilio-rest.js';
 import { signedWebhook } from '../helpers/webhook.js';
+import { until } from '../helpers/until.js';
 
 const PUBLIC_URL = 'https://voice.example.com';
 const caller = readFixture('caller-8k.ulaw').subarray(0, 8000);
@@ -66,10 +67,7 @@ describe('pre-warmed upstream sessions', () => {
 
     await call.streamAudio(caller, { realTime: false });
     await bridge.realtime.waitForEvent('input_audio_buffer.append');
-    await new Promise<void>((resolve) => {
-      const check = () => (conn.appendedBytes >= caller.length ? resolve() : void setTimeout(check, 10));
-      check();
-    });
+    await until(() => conn.appendedBytes >= caller.length, 5000, 'caller audio upstream');
     expect(conn.appendedAudio().equals(caller)).toBe(true);
     expect(bridge.realtime.upgradeAttempts).toBe(1);
     expect(bridge.realtime.totalConnections).toBe(1);

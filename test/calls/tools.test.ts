@@ -5,6 +5,7 @@ import { TEST_AUTH_TOKEN } from '../helpers/config.js';
 import { startFakeTwilioRest, type FakeTwilioRest } from '../helpers/fake-twilio-rest.js';
 import type { FakeRealtimeConnection } from '../helpers/fake-realtime.js';
 import type { FakeTwilioCall } from '../helpers/fake-twilio.js';
+import { until } from '../helpers/until.js';
 
 const ACCOUNT_SID = 'AC' + '2'.repeat(32);
 const TRANSFER_NUMBER = '+15557654321';
@@ -39,14 +40,6 @@ function functionCall(conn: FakeRealtimeConnection, name: string, args: string, 
 
 function endReasons(b: Bridge): unknown[] {
   return b.logs.records().filter((r) => r.msg === 'call ended').map((r) => r.reason);
-}
-
-async function until(check: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 describe('tool declarations', () => {
@@ -97,7 +90,7 @@ describe('end_call', () => {
     const closed = await call.closed;
     expect(closed).toEqual({ code: 1000, reason: 'call ended' });
     await conn.closed;
-    await until(() => b.app.sessions.size === 0, 'session gone');
+    await until(() => b.app.sessions.size === 0, 5000, 'session gone');
     expect(endReasons(b)).toEqual(['ended_by_assistant']);
     expect(r.updatesOf(call.callSid)).toHaveLength(1);
     // Nothing answered the model: the call is over.
@@ -111,7 +104,7 @@ describe('end_call', () => {
     r.endedCalls.add(call.callSid);
     functionCall(conn, 'end_call', '{}');
     await call.closed;
-    await until(() => b.app.sessions.size === 0, 'session gone');
+    await until(() => b.app.sessions.size === 0, 5000, 'session gone');
     expect(endReasons(b)).toEqual(['ended_by_assistant']);
     expect(b.logs.records().find((l) => l.msg === 'call completed through the REST API')).toMatchObject({ outcome: 'already_ended' });
   });
@@ -124,7 +117,7 @@ describe('end_call', () => {
     await r.waitFor((req) => req.callSid === call.callSid);
     call.stop();
     await call.closed;
-    await until(() => b.app.sessions.size === 0, 'session gone');
+    await until(() => b.app.sessions.size === 0, 5000, 'session gone');
     expect(endReasons(b)).toEqual(['ended_by_assistant']);
   });
 
@@ -155,7 +148,7 @@ describe('transfer_call', () => {
     });
     expect(call.echoedMarks.find((m) => m.name.startsWith('vb-playout-'))).toMatchObject({ playedBytes: sent.bytes });
     expect(await call.closed).toEqual({ code: 1000, reason: 'call transferred' });
-    await until(() => b.app.sessions.size === 0, 'session gone');
+    await until(() => b.app.sessions.size === 0, 5000, 'session gone');
     expect(endReasons(b)).toEqual(['transferred']);
   });
 
@@ -174,7 +167,7 @@ describe('transfer_call', () => {
     expect(call.isOpen).toBe(true);
     expect(b.app.sessions.size).toBe(1);
     await call.hangUp();
-    await until(() => b.app.sessions.size === 0, 'session gone');
+    await until(() => b.app.sessions.size === 0, 5000, 'session gone');
     expect(endReasons(b)).toEqual(['twilio_stop']);
   });
 });

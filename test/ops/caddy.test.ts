@@ -20,6 +20,7 @@ import { readFixture } from '../helpers/audio.js';
 import { CADDYFILE, caddyVersion, startCaddy, supportsStreamCloseDelay, type CaddyProcess } from './caddy-process.js';
 import { value } from './prom-text.js';
 import { signedWebhook } from '../helpers/webhook.js';
+import { expectRelayBothWays } from '../helpers/relay.js';
 
 const version = caddyVersion();
 const inCI = process.env.CI === 'true';
@@ -134,12 +135,7 @@ describe.runIf(version !== null)('through Caddy (real caddy, real app)', () => {
       localAddress: CLIENT_IP,
     });
     const conn = await realtime.waitForConnection(upstreamIndex);
-    await call.streamAudio(caller, { realTime: false });
-    await until(() => conn.appendedBytes >= caller.length, 3000, 'caller audio upstream');
-    expect(conn.appendedAudio().equals(caller)).toBe(true);
-    await conn.sendAudio(agent, { chunkBytes: 1600, intervalMs: 0 });
-    await until(() => call.receivedBytes >= agent.length, 3000, 'agent audio at twilio');
-    expect(call.receivedAudio().equals(agent)).toBe(true);
+    await expectRelayBothWays(call, conn, caller, agent);
     expect((await call.hangUp()).code).toBe(1000);
     await conn.closed;
     expect(seen.filter((s) => s.url === '/twilio/stream/***').at(-1)?.ip).toBe(CLIENT_IP);
@@ -178,10 +174,3 @@ describe.runIf(version !== null)('through Caddy (real caddy, real app)', () => {
   }
 });
 
-async function until(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}

@@ -11,6 +11,7 @@ import { TEST_OPENAI_KEY, TEST_SECRET, testEnv } from '../helpers/config.js';
 import { readFixture } from '../helpers/audio.js';
 import { mintStreamToken } from '../../src/twilio/stream-token.js';
 import { signedWebhook } from '../helpers/webhook.js';
+import { expectRelayBothWays } from '../helpers/relay.js';
 
 const PUBLIC_URL = 'https://voice.example.com';
 
@@ -50,14 +51,6 @@ async function postVoiceWebhook(s: ServerProcess): Promise<Response> {
 
 const isMsg = (msg: string) => (r: Record<string, unknown>) => r.msg === msg;
 
-async function until(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 describe('drain on SIGTERM (real process)', () => {
   it('refuses new calls in words, keeps live calls streaming, and exits 0 once they end', async () => {
     const s = await start({ DRAIN_TIMEOUT_SECONDS: '60' });
@@ -95,12 +88,7 @@ describe('drain on SIGTERM (real process)', () => {
     const lateConn = await realtime!.waitForConnection(1);
 
     // The live call keeps streaming both ways, byte for byte.
-    await call.streamAudio(caller, { realTime: false });
-    await until(() => conn.appendedBytes >= caller.length, 3000, 'caller audio upstream');
-    expect(conn.appendedAudio().equals(caller)).toBe(true);
-    await conn.sendAudio(agent, { chunkBytes: 1600, intervalMs: 0 });
-    await until(() => call.receivedBytes >= agent.length, 3000, 'agent audio at twilio');
-    expect(call.receivedAudio().equals(agent)).toBe(true);
+    await expectRelayBothWays(call, conn, caller, agent);
     expect(s.child.exitCode).toBeNull();
 
     // The calls end; the process follows with 0.

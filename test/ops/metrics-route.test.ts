@@ -9,6 +9,7 @@ import { readFixture } from '../helpers/audio.js';
 import { connectFakeTwilio, UpgradeRejectedError } from '../helpers/fake-twilio.js';
 import { families, value } from './prom-text.js';
 import { signedWebhook } from '../helpers/webhook.js';
+import { until } from '../helpers/until.js';
 
 const METRICS_TOKEN = 'metrics-token-for-tests-0123456789';
 
@@ -40,14 +41,6 @@ async function scrape(target: Bridge): Promise<string> {
  */
 function peek(target: Bridge): Promise<string> {
   return target.app.metrics.registry.metrics();
-}
-
-async function until(check: () => boolean | Promise<boolean>, timeoutMs = 5000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 describe('GET /metrics: what it exposes', () => {

@@ -5,6 +5,7 @@ import { TEST_OPENAI_KEY } from '../helpers/config.js';
 import { connectFakeTwilio } from '../helpers/fake-twilio.js';
 import { connectRealtime } from '../../src/stream/upstream.js';
 import { MARK_INTERVAL_MS } from '../../src/stream/playback-tracker.js';
+import { until } from '../helpers/until.js';
 
 const caller = readFixture('caller-8k.ulaw');
 const agent = readFixture('agent-8k.ulaw');
@@ -14,14 +15,6 @@ let bridge: Bridge;
 afterEach(async () => {
   await bridge?.close();
 });
-
-async function until(check: () => boolean, timeoutMs = 5000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 describe('a call relayed both ways', () => {
   beforeEach(async () => {
