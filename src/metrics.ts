@@ -144,7 +144,7 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     }),
     droppedFrames: new Counter({
       name: `${p}dropped_frames_total`,
-      help: 'Audio frames dropped because the receiving socket was over BACKPRESSURE_BYTES or a hold buffer overflowed',
+      help: 'Audio frames not delivered: receiver over BACKPRESSURE_BYTES, hold buffer full, caller audio faster than real time, or held at the end of the call',
       labelNames: ['direction'],
       registers,
       collect: publisher([

@@ -31,6 +31,7 @@ import {
 } from './realtime-events.js';
 import type { UpstreamHandle, UpstreamProvider } from './upstream.js';
 import { HeldAudio } from './held-audio.js';
+import { MEDIA_TOO_FAST_CLOSE_MS, MediaPacer } from './media-pacer.js';
 import { closeWithin, SOCKET_CLOSE_GRACE_MS } from './socket-close.js';
 
 export type EndReason =
@@ -40,6 +41,7 @@ export type EndReason =
   | 'start_timeout'
   | 'invalid_frames'
   | 'bad_start'
+  | 'media_too_fast'
   | 'upstream_closed'
   | 'upstream_error'
   | 'session_expired'
@@ -55,6 +57,7 @@ const TWILIO_CLOSE: Record<EndReason, [number, string]> = {
   start_timeout: [1008, 'no start event in time'],
   invalid_frames: [1008, 'too many invalid frames'],
   bad_start: [1008, 'start does not match the stream token'],
+  media_too_fast: [1008, 'media faster than real time'],
   upstream_closed: [1011, 'assistant unavailable'],
   upstream_error: [1011, 'assistant unavailable'],
   session_expired: [1011, 'assistant session ended'],
@@ -63,7 +66,14 @@ const TWILIO_CLOSE: Record<EndReason, [number, string]> = {
   drain_timeout: [1001, 'server shutting down'],
 };
 
-/** Per-call figures, logged once at the end and handed to `onEnd`. */
+/**
+ * Per-call figures, logged once at the end and handed to `onEnd`.
+ *
+ * Every audio byte is accounted for, each way:
+ *   callerAudioBytesIn = bytesToUpstream + droppedToUpstream.bytes
+ *   modelAudioBytesIn  = bytesToTwilio + droppedToTwilio.bytes + bargeInDiscardedBytes
+ * once the call has ended (while it runs, the difference is what the frame pumps hold).
+ */
 export interface CallStats {
   twilioMessagesIn: number;
   twilioMessagesOut: number;
@@ -77,6 +87,14 @@ export interface CallStats {
   droppedToTwilio: DropCounter;
   invalidFrames: number;
   bargeIns: number;
+  /** µ-law bytes of valid `media` payloads from the caller. */
+  callerAudioBytesIn: number;
+  /** µ-law bytes of valid audio deltas from the model. */
+  modelAudioBytesIn: number;
+  /** Model audio dropped on purpose because the caller talked over it. */
+  bargeInDiscardedBytes: number;
+  /** Caller audio refused by the pacer (also in droppedToUpstream). */
+  tooFastBytes: number;
 }
 
 export interface CallSummary {
@@ -128,6 +146,10 @@ export class StreamSession {
     droppedToTwilio: { frames: 0, bytes: 0 },
     invalidFrames: 0,
     bargeIns: 0,
+    callerAudioBytesIn: 0,
+    modelAudioBytesIn: 0,
+    bargeInDiscardedBytes: 0,
+    tooFastBytes: 0,
   };
 
   private readonly opts: SessionOptions;
@@ -144,6 +166,8 @@ export class StreamSession {
   private readonly outbound: FramePump;
   /** Caller audio that arrived before the upstream socket opened (bounded, oldest dropped). */
   private readonly held: HeldAudio;
+  /** Caller audio faster than real time is not relayed (billed input audio). */
+  private readonly pacer: MediaPacer;
   private readonly playback = new PlaybackTracker();
   /** The model item whose audio the outbound pump currently holds. */
   private outItem: string | null = null;
@@ -183,6 +207,7 @@ export class StreamSession {
       perTurn: true,
     });
     this.held = new HeldAudio(HELD_AUDIO_LIMIT_MS * MULAW_BYTES_PER_MS);
+    this.pacer = new MediaPacer(this.createdAt);
 
     this.twilio.on('message', (data, isBinary) => this.onTwilioMessage(data, isBinary));
     this.twilio.on('close', (code) => this.close(code === 1009 ? 'message_too_big' : 'twilio_closed'));
@@ -216,7 +241,10 @@ export class StreamSession {
         return;
       }
       this.invalidRun.record(true);
-      this.inbound.push(message.media.payload);
+      const payload = message.media.payload;
+      this.stats.callerAudioBytesIn += payload.length;
+      if (this.pacer.admit(payload.length, this.now())) this.inbound.push(payload);
+      else this.onTooFast(payload.length);
       return;
     }
     if (this.started && 'streamSid' in message && message.event !== 'start' && message.streamSid !== this.streamSid) {
@@ -226,6 +254,18 @@ export class StreamSession {
     }
     this.invalidRun.record(true);
     this.onTwilioEvent(message);
+  }
+
+  /** Caller audio the pacer refused: dropped and counted; a stream far ahead of real time is closed. */
+  private onTooFast(bytes: number): void {
+    const { stats } = this;
+    this.countDropToUpstream(1, bytes);
+    if (stats.tooFastBytes === 0) this.log.warn('caller audio arrives faster than real time; dropping what is ahead');
+    stats.tooFastBytes += bytes;
+    if (stats.tooFastBytes > MEDIA_TOO_FAST_CLOSE_MS * MULAW_BYTES_PER_MS) {
+      this.log.warn({ tooFastBytes: stats.tooFastBytes }, 'caller audio stays far ahead of real time; closing stream');
+      this.close('media_too_fast');
+    }
   }
 
   private onInvalid(reason: string): void {
@@ -242,8 +282,7 @@ export class StreamSession {
   private onTwilioEvent(message: TwilioInbound): void {
     switch (message.event) {
       case 'media':
-        this.inbound.push(message.media.payload);
-        return;
+        return; // taken on the hot path in onTwilioMessage, never here
       case 'mark': {
         this.playback.onMarkEchoed(message.mark.name, this.now());
         const watcher = this.playoutWatch.get(message.mark.name);
@@ -351,6 +390,7 @@ export class StreamSession {
     switch (event.type) {
       case 'response.output_audio.delta': {
         const audio = Buffer.from(event.delta, 'base64');
+        this.stats.modelAudioBytesIn += audio.length;
         if (event.item_id !== this.outItem) {
           // Frames never mix two items: what is held belongs to the previous one.
           this.outbound.flush();
@@ -426,9 +466,26 @@ export class StreamSession {
     }
   }
 
+  private countDropToUpstream(frames: number, bytes: number): void {
+    this.stats.droppedToUpstream.frames += frames;
+    this.stats.droppedToUpstream.bytes += bytes;
+    this.hot.droppedFramesToUpstream += frames;
+    this.hot.droppedBytesToUpstream += bytes;
+  }
+
+  private countDropToTwilio(frames: number, bytes: number): void {
+    this.stats.droppedToTwilio.frames += frames;
+    this.stats.droppedToTwilio.bytes += bytes;
+    this.hot.droppedFramesToTwilio += frames;
+    this.hot.droppedBytesToTwilio += bytes;
+  }
+
   private sendToTwilio(frame: Buffer): void {
     const { streamSid, outItem, stats, hot } = this;
-    if (this.closed || !streamSid || outItem === null) return;
+    if (this.closed || !streamSid || outItem === null) {
+      this.countDropToTwilio(1, frame.length);
+      return;
+    }
     if (!sendAudioFrame(this.twilio, mediaMessage(streamSid, frame), frame.length, this.backpressureBytes, stats.droppedToTwilio)) {
       hot.droppedFramesToTwilio += 1;
       hot.droppedBytesToTwilio += frame.length;
@@ -455,6 +512,7 @@ export class StreamSession {
   /** The caller started speaking: stop the assistant where the caller stopped hearing it. */
   private bargeIn(): void {
     const discarded = this.outbound.discard();
+    this.stats.bargeInDiscardedBytes += discarded;
     if (discarded === 0 && this.playback.playedAll()) {
       // Twilio confirmed (mark echo) that the whole answer has played and nothing is pending: the
       // caller speaks after the assistant, not over it. A clear and a truncate at the full length
@@ -506,14 +564,26 @@ export class StreamSession {
   /** Ends the call once, whatever the path: timers cleared, both sockets closed within 1 s. */
   close(reason: EndReason): void {
     if (this.closed) return;
+    // The caller's stream ended normally: its last partial frame (< 100 ms) still goes upstream
+    // (or to the held audio, counted there) rather than vanishing.
+    if (reason === 'twilio_stop') this.inbound.flush();
     this.closed = true;
     if (this.intendedEnd && (reason === 'twilio_stop' || reason === 'twilio_closed')) reason = this.intendedEnd;
     this.endReason = reason;
     if (this.startTimer) clearTimeout(this.startTimer);
     this.startTimer = null;
-    this.inbound.close();
-    this.outbound.close();
-    this.held.takeAll();
+    // Whatever is still held can no longer leave: counted as dropped, so every byte is accounted for.
+    const frameBytes = this.inbound.frameBytes;
+    const inboundLeft = this.inbound.close();
+    let heldFrames = 0;
+    let heldBytes = 0;
+    for (const frame of this.held.takeAll()) {
+      heldFrames += 1;
+      heldBytes += frame.length;
+    }
+    this.countDropToUpstream(heldFrames + Math.ceil(inboundLeft / frameBytes), heldBytes + inboundLeft);
+    const outboundLeft = this.outbound.close();
+    this.countDropToTwilio(Math.ceil(outboundLeft / frameBytes), outboundLeft);
     if (this.upstream) closeWithin(this.upstream, 1000, 'call ended', SOCKET_CLOSE_GRACE_MS);
     const [code, text] = TWILIO_CLOSE[reason];
     closeWithin(this.twilio, code, text, SOCKET_CLOSE_GRACE_MS);
