@@ -12,6 +12,7 @@ import { readFixture } from '../helpers/audio.js';
 import { mintStreamToken } from '../../src/twilio/stream-token.js';
 import { signedWebhook } from '../helpers/webhook.js';
 import { expectRelayBothWays } from '../helpers/relay.js';
+import { until } from '../helpers/until.js';
 
 const PUBLIC_URL = 'https://voice.example.com';
 
@@ -128,15 +129,17 @@ describe('drain on SIGTERM (real process)', () => {
   it('a repeat of the same signal within 1 s is an echo (npm start); another signal exits at once', async () => {
     const s = await start({ DRAIN_TIMEOUT_SECONDS: '600' });
     const call = await placeCall(s);
-    await realtime!.waitForConnection();
+    const conn = await realtime!.waitForConnection();
     s.child.kill('SIGTERM');
     await s.waitForLine(isMsg('draining: no new calls; waiting for live calls to end'));
     // Sent once the first was handled (two at once could merge into one pending signal), and
     // well within SIGNAL_ECHO_MS of it, as npm's forwarded copy arrives.
     s.child.kill('SIGTERM');
     await s.waitForLine((r) => typeof r.msg === 'string' && r.msg.startsWith('repeat of the shutdown signal'));
-    // Still draining after the echo: the call is up and the process alive.
-    await new Promise((r) => setTimeout(r, 200));
+    // Still draining after the echo: the process alive and the call still relayed (audio sent
+    // after the echo reaches the model).
+    call.sendMedia(Buffer.alloc(800, 0x7f));
+    await until(() => conn.appendedBytes >= 800, 10_000, 'caller audio upstream after the echo');
     expect(s.child.exitCode).toBeNull();
     expect(call.isOpen).toBe(true);
 
