@@ -34,6 +34,9 @@ export class HotCounters {
   droppedBytesToUpstream = 0;
   droppedFramesToTwilio = 0;
   droppedBytesToTwilio = 0;
+  /** voice_bridge_discarded_bytes_total{direction}. */
+  discardedBytesToUpstream = 0;
+  discardedBytesToTwilio = 0;
 }
 
 type HotField = keyof HotCounters;
@@ -53,6 +56,7 @@ export interface Metrics {
   readonly audioBytes: Counter<'direction'>;
   readonly droppedFrames: Counter<'direction'>;
   readonly droppedBytes: Counter<'direction'>;
+  readonly discardedBytes: Counter<'direction'>;
   readonly invalidFrames: Counter<'reason'>;
   readonly upstreamConnectSeconds: Histogram;
   readonly callDurationSeconds: Histogram;
@@ -144,7 +148,7 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     }),
     droppedFrames: new Counter({
       name: `${p}dropped_frames_total`,
-      help: 'Audio frames not delivered: receiver over BACKPRESSURE_BYTES, hold buffer full, caller audio faster than real time, or held at the end of the call',
+      help: 'Audio frames lost to a problem: receiver over BACKPRESSURE_BYTES, hold buffer full, or caller audio faster than real time',
       labelNames: ['direction'],
       registers,
       collect: publisher([
@@ -160,6 +164,16 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
       collect: publisher([
         ['droppedBytesToUpstream', ['to_upstream']],
         ['droppedBytesToTwilio', ['to_twilio']],
+      ]),
+    }),
+    discardedBytes: new Counter({
+      name: `${p}discarded_bytes_total`,
+      help: 'µ-law bytes given up by design: model audio cleared at a barge-in, or audio still held when its call ended',
+      labelNames: ['direction'],
+      registers,
+      collect: publisher([
+        ['discardedBytesToUpstream', ['to_upstream']],
+        ['discardedBytesToTwilio', ['to_twilio']],
       ]),
     }),
     invalidFrames: new Counter({

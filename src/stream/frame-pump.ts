@@ -62,11 +62,6 @@ export class FramePump {
     return this.timer !== null;
   }
 
-  /** Bytes in a full frame (the aggregator's). */
-  get frameBytes(): number {
-    return this.aggregator.frameBytes;
-  }
-
   get pendingBytes(): number {
     return this.aggregator.pendingBytes;
   }

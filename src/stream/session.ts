@@ -70,9 +70,12 @@ const TWILIO_CLOSE: Record<EndReason, [number, string]> = {
  * Per-call figures, logged once at the end and handed to `onEnd`.
  *
  * Every audio byte is accounted for, each way:
- *   callerAudioBytesIn = bytesToUpstream + droppedToUpstream.bytes
- *   modelAudioBytesIn  = bytesToTwilio + droppedToTwilio.bytes + bargeInDiscardedBytes
+ *   callerAudioBytesIn = bytesToUpstream + droppedToUpstream.bytes + discardedToUpstream
+ *   modelAudioBytesIn  = bytesToTwilio + droppedToTwilio.bytes + discardedToTwilio
  * once the call has ended (while it runs, the difference is what the frame pumps hold).
+ * `dropped` is audio lost to a problem (backpressure, a full hold buffer, caller audio faster than
+ * real time); `discarded` is audio given up by design (cleared at a barge-in, or still held when
+ * the call ended), so an alert on drops does not fire on every hang-up mid-sentence.
  */
 export interface CallStats {
   twilioMessagesIn: number;
@@ -91,8 +94,10 @@ export interface CallStats {
   callerAudioBytesIn: number;
   /** µ-law bytes of valid audio deltas from the model. */
   modelAudioBytesIn: number;
-  /** Model audio dropped on purpose because the caller talked over it. */
-  bargeInDiscardedBytes: number;
+  /** Caller audio still held when the call ended (bytes). */
+  discardedToUpstream: number;
+  /** Model audio cleared at a barge-in or still held when the call ended (bytes). */
+  discardedToTwilio: number;
   /** Caller audio refused by the pacer (also in droppedToUpstream). */
   tooFastBytes: number;
 }
@@ -148,7 +153,8 @@ export class StreamSession {
     bargeIns: 0,
     callerAudioBytesIn: 0,
     modelAudioBytesIn: 0,
-    bargeInDiscardedBytes: 0,
+    discardedToUpstream: 0,
+    discardedToTwilio: 0,
     tooFastBytes: 0,
   };
 
@@ -480,10 +486,20 @@ export class StreamSession {
     this.hot.droppedBytesToTwilio += bytes;
   }
 
+  private discardToUpstream(bytes: number): void {
+    this.stats.discardedToUpstream += bytes;
+    this.hot.discardedBytesToUpstream += bytes;
+  }
+
+  private discardToTwilio(bytes: number): void {
+    this.stats.discardedToTwilio += bytes;
+    this.hot.discardedBytesToTwilio += bytes;
+  }
+
   private sendToTwilio(frame: Buffer): void {
     const { streamSid, outItem, stats, hot } = this;
     if (this.closed || !streamSid || outItem === null) {
-      this.countDropToTwilio(1, frame.length);
+      this.discardToTwilio(frame.length);
       return;
     }
     if (!sendAudioFrame(this.twilio, mediaMessage(streamSid, frame), frame.length, this.backpressureBytes, stats.droppedToTwilio)) {
@@ -512,7 +528,7 @@ export class StreamSession {
   /** The caller started speaking: stop the assistant where the caller stopped hearing it. */
   private bargeIn(): void {
     const discarded = this.outbound.discard();
-    this.stats.bargeInDiscardedBytes += discarded;
+    this.discardToTwilio(discarded);
     if (discarded === 0 && this.playback.playedAll()) {
       // Twilio confirmed (mark echo) that the whole answer has played and nothing is pending: the
       // caller speaks after the assistant, not over it. A clear and a truncate at the full length
@@ -572,18 +588,11 @@ export class StreamSession {
     this.endReason = reason;
     if (this.startTimer) clearTimeout(this.startTimer);
     this.startTimer = null;
-    // Whatever is still held can no longer leave: counted as dropped, so every byte is accounted for.
-    const frameBytes = this.inbound.frameBytes;
-    const inboundLeft = this.inbound.close();
-    let heldFrames = 0;
-    let heldBytes = 0;
-    for (const frame of this.held.takeAll()) {
-      heldFrames += 1;
-      heldBytes += frame.length;
-    }
-    this.countDropToUpstream(heldFrames + Math.ceil(inboundLeft / frameBytes), heldBytes + inboundLeft);
-    const outboundLeft = this.outbound.close();
-    this.countDropToTwilio(Math.ceil(outboundLeft / frameBytes), outboundLeft);
+    // Whatever is still held can no longer leave: counted as discarded, so every byte is accounted for.
+    let held = this.inbound.close();
+    for (const frame of this.held.takeAll()) held += frame.length;
+    this.discardToUpstream(held);
+    this.discardToTwilio(this.outbound.close());
     if (this.upstream) closeWithin(this.upstream, 1000, 'call ended', SOCKET_CLOSE_GRACE_MS);
     const [code, text] = TWILIO_CLOSE[reason];
     closeWithin(this.twilio, code, text, SOCKET_CLOSE_GRACE_MS);

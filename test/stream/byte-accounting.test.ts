@@ -36,8 +36,8 @@ async function waitForEnd(bridge: Bridge, callSid: string): Promise<CallStats> {
 }
 
 function balance(stats: CallStats): void {
-  expect(stats.callerAudioBytesIn).toBe(stats.bytesToUpstream + stats.droppedToUpstream.bytes);
-  expect(stats.modelAudioBytesIn).toBe(stats.bytesToTwilio + stats.droppedToTwilio.bytes + stats.bargeInDiscardedBytes);
+  expect(stats.callerAudioBytesIn).toBe(stats.bytesToUpstream + stats.droppedToUpstream.bytes + stats.discardedToUpstream);
+  expect(stats.modelAudioBytesIn).toBe(stats.bytesToTwilio + stats.droppedToTwilio.bytes + stats.discardedToTwilio);
 }
 
 const scenario = fc.record({
