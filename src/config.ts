@@ -172,6 +172,8 @@ const schema = {
   twilioAccountSid: optionalStr('TWILIO_ACCOUNT_SID'),
   twilioPhoneNumber: optionalStr('TWILIO_PHONE_NUMBER'),
   twilioApiBaseUrl: url('TWILIO_API_BASE_URL', ['https:', 'http:'], { default: 'https://api.twilio.com', noPath: true }),
+  /** One Twilio REST request (connect, answer and body) may take this long, in ms. */
+  twilioRestTimeoutMs: int('TWILIO_REST_TIMEOUT_MS', 10_000, 100, 120_000),
   transferNumber: optionalStr('TRANSFER_NUMBER'),
   apiToken: optionalStr('API_TOKEN'),
   metricsToken: optionalStr('METRICS_TOKEN'),
