@@ -115,6 +115,23 @@ export function missingRestSettings(config: Pick<Config, 'twilioAccountSid' | 't
   return missing;
 }
 
+/**
+ * The start-up line about Twilio REST settings, naming exactly what is missing; null when
+ * nothing is (or when nothing REST-related is wanted beyond what is set).
+ */
+export function restSettingsNotice(
+  config: Pick<Config, 'twilioAccountSid' | 'twilioAuthToken' | 'twilioPhoneNumber' | 'apiToken'>,
+): string | null {
+  const missing = missingRestSettings(config);
+  const phoneMissing = config.apiToken !== undefined && !config.twilioPhoneNumber;
+  if (missing.length > 0) {
+    const all = phoneMissing ? [...missing, 'TWILIO_PHONE_NUMBER'] : missing;
+    return `${all.join(', ')} not set: no end_call/transfer_call tools${config.apiToken ? ', and POST /calls answers 503' : ''}`;
+  }
+  if (phoneMissing) return 'TWILIO_PHONE_NUMBER not set: POST /calls answers 503';
+  return null;
+}
+
 /** The REST client, or null when TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN are not set. */
 export function createTwilioRest(
   config: Pick<Config, 'twilioAccountSid' | 'twilioAuthToken' | 'twilioApiBaseUrl' | 'twilioRestTimeoutMs'>,
