@@ -112,6 +112,46 @@ function url(
   };
 }
 
+/**
+ * `HOST`: as given; unset, every interface (0.0.0.0) when webhook signatures are checked, and
+ * loopback only (127.0.0.1) when they are not: an unsigned server reachable from the network lets
+ * anyone mint stream tokens and open paid Realtime sessions.
+ */
+function host(env: string): Field<string> {
+  return {
+    env,
+    parse: (raw, all) => ({ value: present(raw) ? raw.trim() : present(all.TWILIO_AUTH_TOKEN) ? '0.0.0.0' : '127.0.0.1' }),
+  };
+}
+
+/** Whether the variable is set (non-blank). */
+function given(env: string): Field<boolean> {
+  return { env, parse: (raw) => ({ value: present(raw) }) };
+}
+
+/** `REDIS_URL`: unset (guard state in memory), or a redis:// or rediss:// URL with a host. */
+function redisUrl(env: string): Field<string | undefined> {
+  return {
+    env,
+    parse(raw) {
+      if (!present(raw)) return { value: undefined };
+      const text = raw.trim();
+      let parsed: URL;
+      try {
+        parsed = new URL(text);
+      } catch {
+        // Not echoed: a URL that failed to parse may still carry a password.
+        return { problem: `${env} must be a URL such as redis://127.0.0.1:6379 or rediss://user:password@host:6380` };
+      }
+      if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') {
+        return { problem: `${env} must use redis: or rediss: (got "${parsed.protocol}")` };
+      }
+      if (parsed.hostname === '') return { problem: `${env} must name a host (redis://host:6379)` };
+      return { value: text };
+    },
+  };
+}
+
 const PROXY_KEYWORDS = ['loopback', 'linklocal', 'uniquelocal'];
 
 /** `TRUST_PROXY`: off, or the proxies to trust by name. Never `true` and never a hop count. */
@@ -159,7 +199,9 @@ const DEFAULT_INSTRUCTIONS =
 const schema = {
   nodeEnv: oneOf('NODE_ENV', 'development', ['development', 'production', 'test']),
   port: int('PORT', 3000, 0, 65535),
-  host: str('HOST', { default: '0.0.0.0' }),
+  host: host('HOST'),
+  /** Whether HOST was set, so start-up can warn when it opens an unsigned server to the network. */
+  hostExplicit: given('HOST'),
   publicUrl: url('PUBLIC_URL', ['https:', 'http:'], { noPath: true }),
   streamSecret: str('STREAM_SECRET', { minLength: 32 }),
   openaiApiKey: str('OPENAI_API_KEY'),
@@ -172,11 +214,13 @@ const schema = {
   twilioAccountSid: optionalStr('TWILIO_ACCOUNT_SID'),
   twilioPhoneNumber: optionalStr('TWILIO_PHONE_NUMBER'),
   twilioApiBaseUrl: url('TWILIO_API_BASE_URL', ['https:', 'http:'], { default: 'https://api.twilio.com', noPath: true }),
+  /** One Twilio REST request (connect, answer and body) may take this long, in ms. */
+  twilioRestTimeoutMs: int('TWILIO_REST_TIMEOUT_MS', 10_000, 100, 120_000),
   transferNumber: optionalStr('TRANSFER_NUMBER'),
   apiToken: optionalStr('API_TOKEN'),
   metricsToken: optionalStr('METRICS_TOKEN'),
   trustProxy: trustProxy('TRUST_PROXY'),
-  redisUrl: optionalStr('REDIS_URL'),
+  redisUrl: redisUrl('REDIS_URL'),
   logLevel: oneOf('LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
   debug: bool('DEBUG', false),
   maxCalls: int('MAX_CALLS', 100, 1, 100_000),
@@ -194,6 +238,8 @@ const schema = {
   audioFrameMs: int('AUDIO_FRAME_MS', 100, 20, 1_000),
   backpressureBytes: int('BACKPRESSURE_BYTES', 65_536, 1_024, 64 * 1024 * 1024),
   drainTimeoutSeconds: int('DRAIN_TIMEOUT_SECONDS', 600, 0, 86_400),
+  /** Caller and assistant transcripts (and keypad digits) in the log: caller content, off by default. */
+  logTranscripts: bool('LOG_TRANSCRIPTS', false),
 } as const;
 
 type Schema = typeof schema;
@@ -225,6 +271,11 @@ export function loadConfig(env: Env = process.env): Config {
   }
   if (env.NODE_ENV === 'production' && !present(env.TWILIO_AUTH_TOKEN)) {
     problems.push('TWILIO_AUTH_TOKEN is required when NODE_ENV=production (webhook signatures must be checked)');
+  }
+  if (env.NODE_ENV === 'production' && typeof out.publicUrl === 'string' && !out.publicUrl.startsWith('https:')) {
+    problems.push(
+      'PUBLIC_URL must be https:// when NODE_ENV=production: Twilio refuses the ws:// stream URL an http:// origin gives (error 31920 on every call)',
+    );
   }
   if (present(env.TWILIO_PHONE_NUMBER) && !isE164(env.TWILIO_PHONE_NUMBER.trim())) {
     problems.push(`TWILIO_PHONE_NUMBER must be in E.164 form such as +15551234567`);

@@ -6,10 +6,12 @@
  * Shutdown: first signal → drain (readyz 503, new calls refused in words, live calls go on for up
  * to DRAIN_TIMEOUT_SECONDS, then 1001) → app.close() → exit 0. A second signal exits at once.
  */
+import type { AddressInfo } from 'node:net';
 import dotenv from 'dotenv';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { buildApp } from './app.js';
 import { drainCalls } from './ops/drain.js';
+import { signatureWarning, startupSummary, STARTUP_SUMMARY_MSG } from './ops/startup-summary.js';
 import { onSignal, RUNNING, type ShutdownSignal, type ShutdownState } from './ops/shutdown-policy.js';
 
 /** app.close() after the drain only closes idle sockets and the listener; 10 s is ample, in ms. */
@@ -29,9 +31,8 @@ async function main(): Promise<void> {
     throw err;
   }
   const app = await buildApp(config);
-  if (!config.twilioAuthToken) {
-    app.log.warn('TWILIO_AUTH_TOKEN is not set: webhook signatures are NOT checked (set it in production)');
-  }
+  const unsigned = signatureWarning(config);
+  if (unsigned) app.log[unsigned.level](unsigned.msg);
 
   let state: ShutdownState = RUNNING;
   const onProcessSignal = (signal: ShutdownSignal) => {
@@ -58,6 +59,7 @@ async function main(): Promise<void> {
   process.on('SIGINT', onProcessSignal);
 
   await app.listen({ host: config.host, port: config.port });
+  app.log.info(startupSummary(config, app.server.address() as AddressInfo), STARTUP_SUMMARY_MSG);
 }
 
 async function shutdown(app: Awaited<ReturnType<typeof buildApp>>, config: Config): Promise<void> {

@@ -18,12 +18,14 @@ describe('loadConfig', () => {
     expect(Object.isFrozen(config)).toBe(true);
     expect(config).toMatchObject({
       port: 3000,
-      host: '0.0.0.0',
+      host: '127.0.0.1', // no TWILIO_AUTH_TOKEN: loopback only
+      hostExplicit: false,
       openaiRealtimeUrl: 'wss://api.openai.com/v1/realtime',
       openaiModel: 'gpt-realtime',
       openaiVoice: 'marin',
       greeting: undefined,
       twilioApiBaseUrl: 'https://api.twilio.com',
+      twilioRestTimeoutMs: 10_000,
       apiToken: undefined,
       metricsToken: undefined,
       trustProxy: false,
@@ -45,6 +47,7 @@ describe('loadConfig', () => {
       audioFrameMs: 100,
       backpressureBytes: 65536,
       drainTimeoutSeconds: 600,
+      logTranscripts: false,
     });
     expect(config.openaiInstructions.length).toBeGreaterThan(20);
     expect(() => {
@@ -70,7 +73,46 @@ describe('loadConfig', () => {
     expect(loadConfig(testEnv({ NODE_ENV: 'development', TWILIO_AUTH_TOKEN: undefined })).twilioAuthToken).toBeUndefined();
   });
 
+  it('listens on every interface only when signatures are checked or HOST says so', () => {
+    expect(loadConfig(testEnv()).host).toBe('0.0.0.0');
+    expect(loadConfig(testEnv({ TWILIO_AUTH_TOKEN: undefined })).host).toBe('127.0.0.1');
+    expect(loadConfig(testEnv({ TWILIO_AUTH_TOKEN: '  ' })).host).toBe('127.0.0.1');
+    const explicit = loadConfig(testEnv({ TWILIO_AUTH_TOKEN: undefined, HOST: ' 0.0.0.0 ' }));
+    expect([explicit.host, explicit.hostExplicit]).toEqual(['0.0.0.0', true]);
+    const signed = loadConfig(testEnv({ HOST: '127.0.0.1' }));
+    expect([signed.host, signed.hostExplicit]).toEqual(['127.0.0.1', true]);
+    expect(loadConfig(testEnv({ HOST: '' })).hostExplicit).toBe(false);
+  });
+
+  it('requires an https PUBLIC_URL in production, naming why', () => {
+    expect(problemsOf(testEnv({ NODE_ENV: 'production', PUBLIC_URL: 'http://voice.example.com' }))).toEqual([
+      'PUBLIC_URL must be https:// when NODE_ENV=production: Twilio refuses the ws:// stream URL an http:// origin gives (error 31920 on every call)',
+    ]);
+    expect(loadConfig(testEnv({ NODE_ENV: 'production', PUBLIC_URL: 'https://voice.example.com' })).publicUrl).toBe(
+      'https://voice.example.com',
+    );
+    expect(loadConfig(testEnv({ NODE_ENV: 'development', PUBLIC_URL: 'http://localhost:3000' })).publicUrl).toBe('http://localhost:3000');
+  });
+
+  it('takes redis:// and rediss:// URLs only, never echoing one it cannot parse', () => {
+    for (const good of ['redis://127.0.0.1:6379', 'rediss://user:pw@redis.example.com:6380/2', 'redis://redis']) {
+      expect(loadConfig(testEnv({ REDIS_URL: good })).redisUrl).toBe(good);
+    }
+    expect(problemsOf(testEnv({ REDIS_URL: 'http://127.0.0.1:6379' }))).toEqual(['REDIS_URL must use redis: or rediss: (got "http:")']);
+    expect(problemsOf(testEnv({ REDIS_URL: 'redis:///0' }))).toEqual(['REDIS_URL must name a host (redis://host:6379)']);
+    const unparsable = problemsOf(testEnv({ REDIS_URL: '127.0.0.1:6379 secret-pw' }));
+    expect(unparsable).toEqual(['REDIS_URL must be a URL such as redis://127.0.0.1:6379 or rediss://user:password@host:6380']);
+    expect(unparsable.join()).not.toContain('secret-pw');
+  });
+
+  it('keeps transcripts out of the log unless LOG_TRANSCRIPTS=true', () => {
+    expect(loadConfig(testEnv()).logTranscripts).toBe(false);
+    expect(loadConfig(testEnv({ LOG_TRANSCRIPTS: 'true' })).logTranscripts).toBe(true);
+    expect(problemsOf(testEnv({ LOG_TRANSCRIPTS: 'sometimes' }))).toEqual(['LOG_TRANSCRIPTS must be true or false (got "sometimes")']);
+  });
+
   it.each([
+    ['TWILIO_REST_TIMEOUT_MS', '50', 'TWILIO_REST_TIMEOUT_MS must be an integer from 100 to 120000 (got "50")'],
     ['STREAM_SECRET', 'short', 'STREAM_SECRET must be at least 32 characters (got 5)'],
     ['PORT', '70000', 'PORT must be an integer from 0 to 65535 (got "70000")'],
     ['PORT', '3e3', 'PORT must be an integer from 0 to 65535 (got "3e3")'],

@@ -12,7 +12,7 @@ import type { CallRegistry } from '../call-registry.js';
 import type { TwimlServedEvent } from '../twilio/webhooks.js';
 import type { SessionOptions } from '../stream/session.js';
 import type { UpstreamProvider } from '../stream/upstream.js';
-import { createTwilioRest, type TwilioRest } from './twilio-rest.js';
+import { createTwilioRest, restSettingsNotice, type TwilioRest } from './twilio-rest.js';
 import { PendingGreetings } from './greetings.js';
 import { UpstreamPool } from './upstream-pool.js';
 import { registerCallsRoute } from './calls-route.js';
@@ -83,7 +83,8 @@ export function createCallControl(opts: CallControlOptions): CallControl {
         connect: opts.connect,
         metrics: opts.metrics,
       });
-  if (!rest) log.info('TWILIO_ACCOUNT_SID/TWILIO_AUTH_TOKEN not set: no outbound calls, no end_call/transfer_call tools');
+  const notice = restSettingsNotice(config);
+  if (notice) log.info(notice);
 
   return {
     extend: { tools: declarations, ...(router ? { onToolCall: router.onToolCall } : {}) },

@@ -1,7 +1,15 @@
 /**
  * `POST /calls`: place an outbound call. `Authorization: Bearer $API_TOKEN` (compared in constant
  * time); the route does not exist (404) while API_TOKEN is unset. JSON `{ "to", "greeting"? }` →
- * `{ "callSid" }`; Twilio's REST errors come back as 502 with Twilio's code and message.
+ * 200 `{ "callSid" }`. Every other answer says whether a call was placed, so a client knows
+ * whether retrying could call twice:
+ * - 202 `{ status: 'placed', callSid: null, detail }`: Twilio accepted (2xx) but its reply could
+ *   not be read. Placed; do not retry.
+ * - 502 `twilio_error`: Twilio refused (its HTTP status, code and message). Not placed.
+ * - 502 `twilio_unreachable`: no connection to Twilio. Not placed.
+ * - 502 `twilio_no_answer`: no answer within TWILIO_REST_TIMEOUT_MS, or the connection broke
+ *   after the request went out. It may have been placed: check before retrying.
+ * - 500 `internal`: a bug of ours; a generic message, the detail only in the log.
  *
  * Twilio fetches PUBLIC_URL/twilio/outbound when the callee answers (TwiML that opens the
  * stream) and posts call progress to PUBLIC_URL/twilio/call-status.
@@ -12,10 +20,15 @@ import { bearer, hasBearer } from '../bearer.js';
 import type { CallRegistry } from '../call-registry.js';
 import { parseCallRequest } from './call-request.js';
 import type { PendingGreetings } from './greetings.js';
-import { missingRestSettings, toApiError, type TwilioRest } from './twilio-rest.js';
+import { missingRestSettings, type TwilioRest } from './twilio-rest.js';
 
 /** `{ "to": "+…", "greeting": "…" }` is well under 1 KiB; 4 KiB leaves room and refuses junk. */
 export const CALLS_BODY_LIMIT_BYTES = 4 * 1024;
+/**
+ * The 202 answer's `detail`: Twilio answered 2xx to the create request (so the call is placed)
+ * but its body could not be read (not JSON, no sid, cut off).
+ */
+export const PLACED_UNREADABLE_DETAIL = 'Twilio accepted the call but its reply could not be read';
 /** Retry-After on 503 when every call slot is taken, in seconds. */
 const CAPACITY_RETRY_AFTER_SECONDS = 30;
 
@@ -84,22 +97,31 @@ export function registerCallsRoute(app: FastifyInstance, opts: CallsRouteOptions
           .send({ error: 'Service Unavailable', reason: unavailable, message: `not placing calls right now (${unavailable})` });
       }
       const { to, greeting } = verdict.request;
-      try {
-        const { callSid } = await rest.placeCall({
-          to,
-          from: config.twilioPhoneNumber!,
-          url: `${config.publicUrl}/twilio/outbound`,
-          statusCallback: `${config.publicUrl}/twilio/call-status`,
-        });
+      const outcome = await rest.placeCall({
+        to,
+        from: config.twilioPhoneNumber!,
+        url: `${config.publicUrl}/twilio/outbound`,
+        statusCallback: `${config.publicUrl}/twilio/call-status`,
+      });
+      if (outcome.kind === 'placed') {
+        const { callSid } = outcome;
         if (greeting) greetings.set(callSid, greeting, opts.now());
         request.log.info({ callSid, to: maskNumber(to), greeting: greeting !== undefined }, 'outbound call placed');
         return reply.code(200).send({ callSid });
-      } catch (err) {
-        const error = toApiError(err);
+      }
+      if (outcome.kind === 'placed_unconfirmed') {
+        // Twilio said yes: the phone will ring. Reporting a failure would make a client retry
+        // and call twice; without a CallSid the per-call greeting cannot be attached.
         request.log.warn(
-          { to: maskNumber(to), twilioStatus: error.status, twilioCode: error.code, twilioMessage: error.message },
-          'Twilio refused to place the call',
+          { to: maskNumber(to), twilioStatus: outcome.status, problem: outcome.problem, greetingDropped: greeting !== undefined },
+          'outbound call placed, but Twilio\'s reply could not be read (no CallSid)',
         );
+        return reply.code(202).send({ status: 'placed', callSid: null, detail: PLACED_UNREADABLE_DETAIL });
+      }
+      const { error } = outcome;
+      const fields = { to: maskNumber(to), failure: error.failure, twilioStatus: error.status, twilioCode: error.code, twilioMessage: error.message };
+      if (error.failure === 'refused') {
+        request.log.warn(fields, 'Twilio refused to place the call');
         return reply.code(502).send({
           error: 'Bad Gateway',
           reason: 'twilio_error',
@@ -108,13 +130,26 @@ export function registerCallsRoute(app: FastifyInstance, opts: CallsRouteOptions
           message: error.message,
         });
       }
+      request.log.error(fields, error.mayHaveActed ? 'Twilio did not answer: the call may have been placed' : 'Twilio API unreachable: no call placed');
+      return reply.code(502).send({
+        error: 'Bad Gateway',
+        reason: error.mayHaveActed ? 'twilio_no_answer' : 'twilio_unreachable',
+        twilioStatus: null,
+        code: null,
+        message: error.mayHaveActed
+          ? `${error.message}; the call may have been placed: check before retrying`
+          : `${error.message}; no call was placed`,
+      });
     },
   );
 }
 
-/** Body problems found by Fastify before the handler (bad JSON, too large) as our error shape. */
+/**
+ * Body problems found by Fastify before the handler (bad JSON, too large) as our error shape;
+ * anything else thrown on this route is ours: 500 with a generic message, the detail in the log.
+ */
 function bodyErrorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
-  const status = error.statusCode ?? 500;
+  const status = typeof error.code === 'string' && error.code.startsWith('FST_ERR_CTP_') ? (error.statusCode ?? 500) : 500;
   if (status === 400) {
     void reply.code(400).send({ error: 'Bad Request', reason: 'invalid_json', message: `the body is not valid JSON (${error.message})` });
   } else if (status === 413) {
@@ -127,7 +162,7 @@ function bodyErrorHandler(error: FastifyError, request: FastifyRequest, reply: F
       .send({ error: 'Unsupported Media Type', reason: 'not_json', message: 'send a JSON body (Content-Type: application/json)' });
   } else {
     request.log.error({ err: error }, 'POST /calls failed');
-    void reply.code(500).send({ error: 'Internal Server Error', reason: 'internal' });
+    void reply.code(500).send({ error: 'Internal Server Error', reason: 'internal', message: 'internal error; the details are in the server log' });
   }
 }
 

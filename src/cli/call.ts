@@ -92,10 +92,22 @@ export async function runCallCommand(argv: readonly string[], env: Env, io: CliI
     io.err(`error: cannot reach the voice bridge at ${base} (${cause}); is it running (npm start)?`);
     return 1;
   }
-  const body = (await response.json().catch(() => ({}))) as { callSid?: string; message?: string; code?: number | null; reason?: string };
+  const body = (await response.json().catch(() => ({}))) as {
+    callSid?: string | null;
+    message?: string;
+    code?: number | null;
+    reason?: string;
+    status?: string;
+    detail?: string;
+  };
   if (response.ok && typeof body.callSid === 'string') {
     io.out(body.callSid);
     io.err(`calling ${parsed.to}: ${body.callSid}`);
+    return 0;
+  }
+  if (response.status === 202 && body.status === 'placed') {
+    // Placed, but with no CallSid to print: succeed (a retry would call twice), say why.
+    io.err(`calling ${parsed.to}: placed, CallSid unknown (${body.detail ?? 'no details'}); do not retry`);
     return 0;
   }
   const twilioCode = typeof body.code === 'number' ? `, Twilio error ${body.code}` : '';

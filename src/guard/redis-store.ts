@@ -52,6 +52,10 @@ export class RedisStore implements GuardStore {
   readonly #argv: readonly string[];
   readonly #commands: GuardCommands;
   #closed = false;
+  readonly #errorListeners = new Set<(err: Error) => void>();
+  readonly #readyListeners = new Set<() => void>();
+  /** Where the Redis is, for log lines: host and port (or socket path), never the password. */
+  readonly endpoint: { readonly store: 'redis'; readonly host: string; readonly port: number | undefined };
 
   constructor(url: string, limits: GuardLimits, opts: RedisStoreOptions = {}) {
     this.#prefix = opts.keyPrefix ?? 'vb:guard:';
@@ -73,13 +77,33 @@ export class RedisStore implements GuardStore {
       retryStrategy: reconnectDelayMs,
       ...opts.redis,
     });
+    const { host, port, path } = this.redis.options;
+    this.endpoint = { store: 'redis', host: path ?? host ?? 'localhost', port: path ? undefined : (port ?? 6379) };
     // Connection errors repeat on every reconnect attempt; the resilient store reports the
-    // outage once. Without a listener ioredis would print each one.
-    this.redis.on('error', () => {});
+    // outage once (this listener also keeps ioredis from printing each one).
+    this.redis.on('error', (err: Error) => {
+      for (const listener of this.#errorListeners) listener(err);
+    });
+    this.redis.on('ready', () => {
+      for (const listener of this.#readyListeners) listener();
+    });
     this.redis.defineCommand('vbGuardHit', { numberOfKeys: 1, lua: HIT_LUA });
     this.redis.defineCommand('vbGuardAttempt', { numberOfKeys: 2, lua: ATTEMPT_LUA });
     this.redis.defineCommand('vbGuardPenalize', { numberOfKeys: 1, lua: PENALIZE_LUA });
     this.#commands = this.redis as unknown as GuardCommands;
+  }
+
+  /**
+   * Told of each failed connection attempt (ioredis retries on its own, every ≤ 2 s), so an
+   * unreachable Redis is reported at start-up with its cause rather than at the first request.
+   */
+  onConnectionError(listener: (err: Error) => void): void {
+    this.#errorListeners.add(listener);
+  }
+
+  /** Told each time the connection is (re)established and ready. */
+  onReady(listener: () => void): void {
+    this.#readyListeners.add(listener);
   }
 
   /** Connected and past the ready check. */

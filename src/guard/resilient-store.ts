@@ -39,8 +39,14 @@ export interface ResilientStoreOptions {
   readonly metrics?: Pick<Metrics, 'guardStoreErrors'> | undefined;
 }
 
-/** A backend that can say it is disconnected without being asked (ioredis status). */
-export type Backend = GuardStore & { readonly ready?: boolean };
+/** A backend that can say it is disconnected without being asked (ioredis status and events). */
+export type Backend = GuardStore & {
+  readonly ready?: boolean;
+  /** Where it is, for the outage line (host and port, never a password). */
+  readonly endpoint?: Readonly<Record<string, string | number | undefined>>;
+  onConnectionError?(listener: (err: Error) => void): void;
+  onReady?(listener: () => void): void;
+};
 
 export class DeadlineError extends Error {
   readonly code = 'VB_ERR_GUARD_DEADLINE';
@@ -78,6 +84,10 @@ export class ResilientStore implements GuardStore, ImmediateDecisions {
     this.#probeIntervalMs = opts.probeIntervalMs ?? 1_000;
     this.#log = opts.log;
     this.#metrics = opts.metrics;
+    // A backend that cannot connect is reported now, with its address and cause, instead of at
+    // the first request as "Stream isn't writeable"; requests then go to memory at once.
+    primary.onConnectionError?.((err) => this.#failed('connect', err));
+    primary.onReady?.(() => this.#recovered());
   }
 
   /**
@@ -175,7 +185,7 @@ export class ResilientStore implements GuardStore, ImmediateDecisions {
     this.#open = true;
     this.#lastTry = performance.now();
     const reason = err instanceof Error ? err.message : String(err);
-    this.#log.warn({ op, reason }, 'guard store unavailable: deciding from memory until it recovers');
+    this.#log.warn({ op, ...this.#primary.endpoint, reason }, 'guard store unavailable: deciding from memory until it recovers');
   }
 
   #recovered(): void {

@@ -13,7 +13,7 @@ import type { BanVerdict } from './penalty.js';
 export type { GateVerdict, RefusalLabel } from './decide.js';
 export type { BanVerdict } from './penalty.js';
 
-export type StoreOp = 'hit' | 'attempt' | 'penalize' | 'claim' | 'ping';
+export type StoreOp = 'hit' | 'attempt' | 'penalize' | 'claim' | 'ping' | 'connect';
 
 export interface GuardStore {
   /** A request without credentials on any route: ban check, then the flood rule. */

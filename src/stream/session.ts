@@ -300,7 +300,8 @@ export class StreamSession {
         this.onStart(message);
         return;
       case 'dtmf':
-        this.log.info({ digit: message.dtmf.digit }, 'caller pressed a key');
+        // Digits can be PINs or card numbers: caller content, logged only with LOG_TRANSCRIPTS.
+        this.log.info(this.opts.config.logTranscripts ? { digit: message.dtmf.digit } : {}, 'caller pressed a key');
         this.sendUpstream(userTextItem(`The caller pressed ${message.dtmf.digit} on the keypad.`));
         this.sendUpstream(RESPONSE_CREATE);
         return;
@@ -416,10 +417,10 @@ export class StreamSession {
         this.bargeIn();
         return;
       case 'conversation.item.input_audio_transcription.completed':
-        this.log.info({ speaker: 'caller', transcript: event.transcript }, 'transcript');
+        if (this.opts.config.logTranscripts) this.log.info({ speaker: 'caller', transcript: event.transcript }, 'transcript');
         return;
       case 'response.output_audio_transcript.done':
-        this.log.info({ speaker: 'assistant', transcript: event.transcript }, 'transcript');
+        if (this.opts.config.logTranscripts) this.log.info({ speaker: 'assistant', transcript: event.transcript }, 'transcript');
         return;
       case 'response.function_call_arguments.done':
         this.log.info({ tool: event.name }, 'assistant called a tool');

@@ -1,14 +1,15 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { createServer } from 'node:net';
 import { buildApp } from '../../src/app.js';
 import { createMetrics } from '../../src/metrics.js';
 import { CallRegistry } from '../../src/call-registry.js';
 import { captureLogs, type LogCapture } from '../helpers/log-capture.js';
 import { TEST_AUTH_TOKEN, testConfig } from '../helpers/config.js';
-import { startFakeTwilioRest, type FakeTwilioRest } from '../helpers/fake-twilio-rest.js';
+import { startFakeTwilioRest, type FakeTwilioRest, type Misbehaviour } from '../helpers/fake-twilio-rest.js';
+import { MAX_REPLY_BYTES } from '../../src/calls/twilio-rest.js';
 import Fastify from 'fastify';
-import { registerCallsRoute } from '../../src/calls/calls-route.js';
+import { PLACED_UNREADABLE_DETAIL, registerCallsRoute } from '../../src/calls/calls-route.js';
 import { PendingGreetings } from '../../src/calls/greetings.js';
 
 const ACCOUNT_SID = 'AC' + '1'.repeat(32);
@@ -165,7 +166,13 @@ describe('POST /calls', () => {
     const b = await makeApp({ TWILIO_API_BASE_URL: `http://127.0.0.1:${closedPort}` });
     const down = await post(b, { to: '+15557654321' });
     expect(down.statusCode).toBe(502);
-    expect(down.json()).toMatchObject({ twilioStatus: null, code: null, message: expect.stringContaining('unreachable') });
+    expect(down.json()).toEqual({
+      error: 'Bad Gateway',
+      reason: 'twilio_unreachable',
+      twilioStatus: null,
+      code: null,
+      message: 'Twilio API unreachable (ECONNREFUSED); no call was placed',
+    });
   });
 
   it('answers 503 naming what is missing when Twilio REST settings are not set', async () => {
@@ -188,6 +195,123 @@ describe('POST /calls', () => {
     const draining = await post(a, { to: '+15557654321' });
     expect(draining.json()).toMatchObject({ reason: 'draining' });
     expect(rest.requests).toHaveLength(0);
+  });
+});
+
+describe('POST /calls when Twilio misbehaves', () => {
+  const unhandled: unknown[] = [];
+  const onUnhandled = (reason: unknown) => unhandled.push(reason);
+  beforeEach(() => {
+    unhandled.length = 0;
+    process.on('unhandledRejection', onUnhandled);
+  });
+  afterEach(() => {
+    process.off('unhandledRejection', onUnhandled);
+    expect(unhandled).toEqual([]);
+  });
+
+  const placedUnread = { status: 'placed', callSid: null, detail: PLACED_UNREADABLE_DETAIL };
+  const cases: [string, Misbehaviour, number, Record<string, unknown>][] = [
+    ['201 with a null body', { kind: 'raw', status: 201, body: 'null' }, 202, placedUnread],
+    ['201 with a body that is not JSON', { kind: 'raw', status: 201, body: '{"sid": "CA' }, 202, placedUnread],
+    ['201 with no sid', { kind: 'raw', status: 201, body: '{"status":"queued"}' }, 202, placedUnread],
+    ['201 with a sid that is not one', { kind: 'raw', status: 201, body: '{"sid":"../../x"}' }, 202, placedUnread],
+    ['201 with an empty body', { kind: 'raw', status: 201, body: '' }, 202, placedUnread],
+    ['201 larger than the reply limit', { kind: 'raw', status: 201, body: JSON.stringify({ pad: 'x'.repeat(MAX_REPLY_BYTES) }) }, 202, placedUnread],
+    ['201 cut off mid-body', { kind: 'cut', status: 201 }, 202, placedUnread],
+    [
+      '500 with an HTML page',
+      { kind: 'raw', status: 500, body: '<html>Internal Server Error</html>', contentType: 'text/html' },
+      502,
+      { error: 'Bad Gateway', reason: 'twilio_error', twilioStatus: 500, code: null, message: 'Twilio answered HTTP 500' },
+    ],
+    [
+      '503 with invalid JSON',
+      { kind: 'raw', status: 503, body: '{"code": 2' },
+      502,
+      { error: 'Bad Gateway', reason: 'twilio_error', twilioStatus: 503, code: null, message: 'Twilio answered HTTP 503' },
+    ],
+    [
+      '400 with a null body',
+      { kind: 'raw', status: 400, body: 'null' },
+      502,
+      { error: 'Bad Gateway', reason: 'twilio_error', twilioStatus: 400, code: null, message: 'Twilio answered HTTP 400' },
+    ],
+    [
+      'a connection reset before any answer',
+      { kind: 'reset' },
+      502,
+      { error: 'Bad Gateway', reason: 'twilio_no_answer', twilioStatus: null, code: null, message: expect.stringMatching(/^Twilio API connection lost before an answer \(.+\); the call may have been placed: check before retrying$/) },
+    ],
+    [
+      'no answer within TWILIO_REST_TIMEOUT_MS',
+      { kind: 'hang' },
+      502,
+      { error: 'Bad Gateway', reason: 'twilio_no_answer', twilioStatus: null, code: null, message: 'Twilio API did not answer within 500 ms; the call may have been placed: check before retrying' },
+    ],
+  ];
+
+  /** Why each unreadable 201 was unreadable, as logged (the client only learns "placed"). */
+  const PROBLEMS: Record<string, string> = {
+    '201 with a null body': 'the reply is not a JSON object',
+    '201 with a body that is not JSON': 'the reply is not JSON',
+    '201 with no sid': 'the reply has no valid "sid"',
+    '201 with a sid that is not one': 'the reply has no valid "sid"',
+    '201 with an empty body': 'the reply is empty',
+    '201 larger than the reply limit': `the reply is larger than ${MAX_REPLY_BYTES} bytes`,
+    '201 cut off mid-body': expect.stringMatching(/^the connection broke mid-reply \(.+\)$/) as unknown as string,
+  };
+
+  it.each(cases)('%s: a clear answer, one request, no internal text', async (_name, misbehaviour, status, body) => {
+    const a = await makeApp({ TWILIO_REST_TIMEOUT_MS: '500' });
+    rest.misbehaveNext(misbehaviour);
+    const res = await post(a, { to: '+15557654321', greeting: 'Hello from the test' });
+    expect(res.statusCode).toBe(status);
+    expect(res.json()).toEqual(body);
+    expect(res.body).not.toMatch(/Cannot read|TypeError|SyntaxError|undefined/);
+    // Never retried: a retried create is a second phone call.
+    expect(rest.requests).toHaveLength(1);
+    const records = logs.records();
+    if (status === 202) {
+      expect(records.find((r) => String(r.msg).startsWith('outbound call placed, but'))).toMatchObject({
+        level: 40,
+        twilioStatus: 201,
+        greetingDropped: true,
+        problem: PROBLEMS[_name],
+      });
+    } else {
+      expect(records.filter((r) => String(r.msg).startsWith('Twilio')).map((r) => r.level)).toEqual([
+        body.reason === 'twilio_error' ? 40 : 50,
+      ]);
+    }
+    expect(logs.text()).not.toContain(TEST_AUTH_TOKEN);
+  });
+
+  it('answers an internal error with 500 and a generic message; the detail goes to the log only', async () => {
+    const config = testConfig({ API_TOKEN, TWILIO_ACCOUNT_SID: ACCOUNT_SID, TWILIO_PHONE_NUMBER: FROM });
+    const capture = captureLogs(config);
+    const broken = Fastify({ loggerInstance: capture.logger as FastifyBaseLogger });
+    registerCallsRoute(broken, {
+      config,
+      registry: new CallRegistry({ maxCalls: 1, maxStreamsPerIp: 1 }),
+      rest: {
+        placeCall: () => Promise.reject(new TypeError("Cannot read properties of null (reading 'sid')")),
+        completeCall: () => Promise.resolve('completed'),
+        redirectCall: () => Promise.resolve(),
+      },
+      greetings: new PendingGreetings(),
+      now: Date.now,
+    });
+    try {
+      const res = await post(broken, { to: '+15557654321' });
+      expect(res.statusCode).toBe(500);
+      expect(res.json()).toEqual({ error: 'Internal Server Error', reason: 'internal', message: 'internal error; the details are in the server log' });
+      expect(res.body).not.toContain('Cannot read');
+      const logged = capture.records().find((r) => r.msg === 'POST /calls failed');
+      expect(logged).toMatchObject({ level: 50, err: { message: "Cannot read properties of null (reading 'sid')" } });
+    } finally {
+      await broken.close();
+    }
   });
 });
 

@@ -49,6 +49,18 @@ describe('npm run call', () => {
     expect(rest!.requests[0]!.callSid).toBe(cli.outLines[0]);
   });
 
+  it('reports a call Twilio accepted with an unreadable reply as placed (exit 0, nothing on stdout)', async () => {
+    const { env } = await setUp();
+    rest!.misbehaveNext({ kind: 'raw', status: 201, body: 'null' });
+    const cli = io();
+    expect(await runCallCommand(['+15557654321'], env, cli)).toBe(0);
+    expect(cli.outLines).toEqual([]);
+    expect(cli.errLines).toEqual([
+      'calling +15557654321: placed, CallSid unknown (Twilio accepted the call but its reply could not be read); do not retry',
+    ]);
+    expect(rest!.requests).toHaveLength(1);
+  });
+
   it("reports Twilio's refusal with its code, and exits 1", async () => {
     const { env } = await setUp();
     rest!.failNext({ status: 400, code: 21215, message: 'Geo permission configuration is not permitting call' });

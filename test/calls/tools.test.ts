@@ -1,8 +1,9 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startBridge, type Bridge } from '../helpers/bridge.js';
 import { readFixture } from '../helpers/audio.js';
 import { TEST_AUTH_TOKEN } from '../helpers/config.js';
-import { startFakeTwilioRest, type FakeTwilioRest } from '../helpers/fake-twilio-rest.js';
+import { startFakeTwilioRest, type FakeTwilioRest, type Misbehaviour } from '../helpers/fake-twilio-rest.js';
+import type { RestFailure } from '../../src/calls/twilio-rest.js';
 import type { FakeRealtimeConnection } from '../helpers/fake-realtime.js';
 import type { FakeTwilioCall } from '../helpers/fake-twilio.js';
 import { until } from '../helpers/until.js';
@@ -201,5 +202,96 @@ describe('other tool calls', () => {
     expect(call.isOpen).toBe(true);
     expect(rest!.requests).toHaveLength(0);
     await call.hangUp();
+  });
+});
+
+describe('when Twilio misbehaves', () => {
+  const unhandled: unknown[] = [];
+  const onUnhandled = (reason: unknown) => unhandled.push(reason);
+  beforeEach(() => {
+    unhandled.length = 0;
+    process.on('unhandledRejection', onUnhandled);
+  });
+  afterEach(() => {
+    process.off('unhandledRejection', onUnhandled);
+    expect(unhandled).toEqual([]);
+  });
+
+  const failures: [string, Misbehaviour, RestFailure][] = [
+    ['a 500 HTML page', { kind: 'raw', status: 500, body: '<html>oops</html>', contentType: 'text/html' }, 'refused'],
+    ['a 503 with invalid JSON', { kind: 'raw', status: 503, body: '{"code":' }, 'refused'],
+    ['a connection reset', { kind: 'reset' }, 'connection_lost'],
+    ['no answer within TWILIO_REST_TIMEOUT_MS', { kind: 'hang' }, 'timeout'],
+  ];
+
+  it.each(failures)('end_call with %s: the stream still closes and the call ends as ended_by_assistant', async (_name, misbehaviour, failure) => {
+    const { bridge: b, rest: r } = await setUp({ TWILIO_REST_TIMEOUT_MS: '500' });
+    const { call, conn } = await connected(b);
+    r.misbehaveNext(misbehaviour);
+    functionCall(conn, 'end_call', '{}');
+    expect(await call.closed).toEqual({ code: 1000, reason: 'call ended' });
+    await conn.closed;
+    await until(() => b.app.sessions.size === 0, 5000, 'session gone');
+    expect(endReasons(b)).toEqual(['ended_by_assistant']);
+    expect(r.updatesOf(call.callSid)).toHaveLength(1);
+    const warning = b.logs.records().find((l) => l.msg === 'could not complete the call through the REST API; closing the stream');
+    expect(warning).toMatchObject({ level: 40, err: { type: 'TwilioApiError', failure } });
+    expect(b.logs.records().filter((l) => (l.level as number) >= 50)).toEqual([]);
+  });
+
+  it('end_call with a 200 whose body is not JSON: Twilio acted, so the call is completed', async () => {
+    const { bridge: b, rest: r } = await setUp();
+    const { call, conn } = await connected(b);
+    r.misbehaveNext({ kind: 'raw', status: 200, body: 'OK' });
+    functionCall(conn, 'end_call', '{}');
+    await call.closed;
+    await until(() => b.app.sessions.size === 0, 5000, 'session gone');
+    expect(b.logs.records().find((l) => l.msg === 'call completed through the REST API')).toMatchObject({ outcome: 'completed' });
+    expect(b.logs.records().filter((l) => (l.level as number) >= 40)).toEqual([]);
+  });
+
+  it.each(failures)('transfer_call with %s: the model is told, and audio flows both ways meanwhile and after', async (_name, misbehaviour, failure) => {
+    const { bridge: b, rest: r } = await setUp({ TWILIO_REST_TIMEOUT_MS: '1000' });
+    const { call, conn } = await connected(b);
+    r.misbehaveNext(misbehaviour);
+    functionCall(conn, 'transfer_call', '{}', 'call_transfer');
+    await r.waitFor((req) => req.callSid === call.callSid);
+
+    // While the request is out (or failing): caller audio goes up, model audio comes down.
+    for (let i = 0; i < 5; i++) call.sendMedia(Buffer.alloc(160, 0x7f));
+    await until(() => conn.appendedBytes >= 800, 5000, 'caller audio upstream');
+    await conn.sendAudio(goodbye.subarray(0, 1600), { intervalMs: 0 });
+    await call.waitForCount('media', 1);
+
+    const output = await conn.waitForEvent('conversation.item.create');
+    expect(output).toMatchObject({ item: { type: 'function_call_output', call_id: 'call_transfer' } });
+    expect(JSON.parse((output.item as { output: string }).output)).toEqual({
+      ok: false,
+      error: 'The transfer could not be started. Apologise and offer to help another way.',
+    });
+    await conn.waitForEvent('response.create');
+    const logged = b.logs.records().find((l) => String(l.msg).startsWith('transfer'));
+    expect(logged).toMatchObject({ level: 50, err: { failure } });
+
+    // Still a live call, in both directions.
+    for (let i = 0; i < 5; i++) call.sendMedia(Buffer.alloc(160, 0x7f));
+    await until(() => conn.appendedBytes >= 1600, 5000, 'more caller audio upstream');
+    await conn.sendAudio(goodbye.subarray(1600, 3200), { intervalMs: 0 });
+    await until(() => call.receivedAudio().length >= 3200, 5000, 'more model audio on the phone');
+    expect(call.isOpen).toBe(true);
+    await call.hangUp();
+    await until(() => b.app.sessions.size === 0, 5000, 'session gone');
+    expect(endReasons(b)).toEqual(['twilio_stop']);
+  });
+
+  it('transfer_call with a 200 whose body is cut off: Twilio acted, so the call is transferred', async () => {
+    const { bridge: b, rest: r } = await setUp();
+    const { call, conn } = await connected(b);
+    r.misbehaveNext({ kind: 'cut', status: 200 });
+    functionCall(conn, 'transfer_call', '{}');
+    expect(await call.closed).toEqual({ code: 1000, reason: 'call transferred' });
+    await until(() => b.app.sessions.size === 0, 5000, 'session gone');
+    expect(endReasons(b)).toEqual(['transferred']);
+    expect(conn.count('conversation.item.create')).toBe(0);
   });
 });

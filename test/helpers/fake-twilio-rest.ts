@@ -29,6 +29,19 @@ export interface TwilioErrorReply {
   readonly message: string;
 }
 
+/**
+ * Ways to misbehave, as a broken proxy, an overloaded Twilio or a bad network would:
+ * - `raw`: this status and body verbatim (invalid JSON, `null`, an HTML 500 page, `{}`);
+ * - `cut`: this status and headers announcing a JSON body, half of it, then the socket destroyed;
+ * - `reset`: the socket destroyed before any answer;
+ * - `hang`: no answer at all (until close()); the request is recorded.
+ */
+export type Misbehaviour =
+  | { readonly kind: 'raw'; readonly status: number; readonly body: string; readonly contentType?: string }
+  | { readonly kind: 'cut'; readonly status: number }
+  | { readonly kind: 'reset' }
+  | { readonly kind: 'hang' };
+
 export interface FakeTwilioRestOptions {
   readonly accountSid: string;
   readonly authToken: string;
@@ -50,7 +63,7 @@ export class FakeTwilioRest {
 
   private readonly opts: FakeTwilioRestOptions;
   private readonly recorder = new Recorder<RestRequest>('fake twilio rest', (r) => `${r.method} ${r.path}`);
-  private readonly failures: TwilioErrorReply[] = [];
+  private readonly failures: (TwilioErrorReply | Misbehaviour)[] = [];
   private readonly server = createServer((req, res) => this.onRequest(req, res));
   private readonly pending = new Set<NodeJS.Timeout>();
 
@@ -70,6 +83,11 @@ export class FakeTwilioRest {
   /** The next request (after auth) is answered with this Twilio error instead. */
   failNext(reply: TwilioErrorReply): void {
     this.failures.push(reply);
+  }
+
+  /** The next request (after auth) gets this misbehaviour instead of an answer. */
+  misbehaveNext(misbehaviour: Misbehaviour): void {
+    this.failures.push(misbehaviour);
   }
 
   /** First request matching (already received or future). */
@@ -124,6 +142,7 @@ export class FakeTwilioRest {
 
     if (!authorized) return this.error(res, { status: 401, code: 20003, message: 'Authenticate' });
     const failure = this.failures.shift();
+    if (failure && 'kind' in failure) return this.misbehave(res, failure);
     if (failure) return this.error(res, failure);
     const account = (update ?? create)?.[1];
     if (req.method !== 'POST' || account !== this.opts.accountSid || callSid === undefined) {
@@ -143,6 +162,27 @@ export class FakeTwilioRest {
       direction: 'outbound-api',
       uri: `/2010-04-01/Accounts/${account}/Calls/${callSid}.json`,
     });
+  }
+
+  private misbehave(res: ServerResponse, m: Misbehaviour): void {
+    switch (m.kind) {
+      case 'raw':
+        res.writeHead(m.status, { 'Content-Type': m.contentType ?? 'application/json', 'Content-Length': Buffer.byteLength(m.body) });
+        res.end(m.body);
+        return;
+      case 'cut': {
+        const body = JSON.stringify({ sid: 'CA' + 'f'.repeat(32), status: 'queued' });
+        res.writeHead(m.status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
+        // Flush the head and half the body, then cut: the client sees the status, never the end.
+        res.write(body.slice(0, body.length >> 1), () => res.socket?.destroy());
+        return;
+      }
+      case 'reset':
+        res.socket?.destroy();
+        return;
+      case 'hang':
+        return;
+    }
   }
 
   private error(res: ServerResponse, reply: TwilioErrorReply): void {

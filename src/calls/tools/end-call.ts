@@ -34,7 +34,8 @@ export const endCallTool = defineTool<{ reason: string | undefined }>({
       const outcome = await rest.completeCall(session.callSid);
       session.log.info({ outcome }, 'call completed through the REST API');
     } catch (err) {
-      // The stream still closes: Twilio then plays the closing TwiML and hangs up itself.
+      // Refused, unreachable or no answer in time (TWILIO_REST_TIMEOUT_MS): the stream still
+      // closes, and Twilio then plays the closing TwiML and hangs up itself.
       session.log.warn({ err }, 'could not complete the call through the REST API; closing the stream');
     }
     session.close('ended_by_assistant');

@@ -5,6 +5,7 @@
  * and the conversation goes on.
  */
 import twilio from 'twilio';
+import { TwilioApiError } from '../twilio-rest.js';
 import { defineTool, parseReason, waitForPlayout, type CallTool } from './tool.js';
 
 /** Longest we wait for the spoken handoff to play, in ms. */
@@ -40,8 +41,11 @@ export function transferCallTool(transferNumber: string): CallTool {
       try {
         await rest.redirectCall(session.callSid, dialTwiml(transferNumber));
       } catch (err) {
+        // Whatever went wrong, the call is still ours: the model is told and the talk goes on.
+        // After a timeout or a broken connection Twilio may still redirect the call; then it
+        // stops this stream itself, which ends the session as usual.
         session.expectEnd(null);
-        session.log.error({ err }, 'transfer failed: Twilio refused the redirect');
+        session.log.error({ err }, transferFailureMessage(err));
         return {
           output: { ok: false, error: 'The transfer could not be started. Apologise and offer to help another way.' },
           respond: true,
@@ -52,4 +56,12 @@ export function transferCallTool(transferNumber: string): CallTool {
       return null;
     },
   });
+}
+
+/** The log line for a failed redirect, by how it failed. */
+function transferFailureMessage(err: unknown): string {
+  if (!(err instanceof TwilioApiError)) return 'transfer failed';
+  if (err.failure === 'refused') return 'transfer failed: Twilio refused the redirect';
+  if (err.failure === 'unreachable') return 'transfer failed: Twilio API unreachable';
+  return 'transfer not confirmed: no answer from Twilio (it may still redirect the call)';
 }
