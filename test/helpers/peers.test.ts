@@ -482,7 +482,7 @@ describe('fake Realtime server', () => {
     expect([fake.upgradeAttempts, fake.totalConnections]).toEqual([1, 0]);
     await fake.close();
     await pendingClosed;
-    expect(process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length).toBe(timersBefore);
+    expect(process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length).toBeLessThanOrEqual(timersBefore); // an earlier test's timer may expire meanwhile
 
     const live = await realtime();
     const a = await client(live.url);
