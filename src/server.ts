@@ -11,6 +11,7 @@ import { ConfigError, loadConfig, type Config } from './config.js';
 import { buildApp } from './app.js';
 import { drainCalls } from './ops/drain.js';
 import { onSignal, RUNNING, type ShutdownSignal, type ShutdownState } from './ops/shutdown-policy.js';
+import { exitOnProcessFaults } from './ops/process-faults.js';
 
 /** app.close() after the drain only closes idle sockets and the listener; 10 s is ample, in ms. */
 const CLOSE_DEADLINE_MS = 10_000;
@@ -29,6 +30,7 @@ async function main(): Promise<void> {
     throw err;
   }
   const app = await buildApp(config);
+  exitOnProcessFaults(app.log);
   if (!config.twilioAuthToken) {
     app.log.warn('TWILIO_AUTH_TOKEN is not set: webhook signatures are NOT checked (set it in production)');
   }
