@@ -19,6 +19,8 @@ import { decodeStrictBase64 } from './twilio-protocol.js';
 export const MAX_ID_CHARS = 256;
 /** Largest audio delta, in decoded µ-law bytes: 256 KiB = 32 s of audio (real deltas are ~0.1 s). */
 export const MAX_AUDIO_DELTA_BYTES = 256 * 1024;
+/** Longest base64 text that can hold MAX_AUDIO_DELTA_BYTES. */
+const MAX_AUDIO_DELTA_BASE64_CHARS = Math.ceil(MAX_AUDIO_DELTA_BYTES / 3) * 4;
 /** Longest transcript accepted, in characters (a long spoken turn is a few thousand). */
 export const MAX_TRANSCRIPT_CHARS = 64 * 1024;
 /** Longest tool name, in characters: the API's own limit on function names. */
@@ -199,10 +201,11 @@ function parseDelta(v: Obj): ServerEventVerdict {
   if (responseId !== undefined && typeof responseId !== 'string') return { ok: false, type: DELTA, reason: 'wrong_type', field: 'response_id' };
   if (responseId !== undefined && responseId.length > MAX_ID_CHARS) return { ok: false, type: DELTA, reason: 'too_long', field: 'response_id' };
   if (typeof delta !== 'string') return fieldVerdict(DELTA, 'delta', delta);
-  // 4 base64 characters carry 3 bytes: refuse an oversized delta before decoding it.
-  if (delta.length > (MAX_AUDIO_DELTA_BYTES / 3) * 4) return { ok: false, type: DELTA, reason: 'too_long', field: 'delta' };
+  // 4 base64 characters carry up to 3 bytes: refuse a delta that cannot fit before decoding it.
+  if (delta.length > MAX_AUDIO_DELTA_BASE64_CHARS) return { ok: false, type: DELTA, reason: 'too_long', field: 'delta' };
   const audio = decodeStrictBase64(delta);
   if (audio === null) return { ok: false, type: DELTA, reason: 'bad_base64', field: 'delta' };
+  if (audio.length > MAX_AUDIO_DELTA_BYTES) return { ok: false, type: DELTA, reason: 'too_long', field: 'delta' };
   return {
     ok: true,
     event: responseId === undefined ? { type: DELTA, item_id: itemId, audio } : { type: DELTA, item_id: itemId, response_id: responseId, audio },
