@@ -9,6 +9,7 @@ import {
   parseServerEvent,
   type KnownServerEventType,
 } from '../../src/stream/realtime-validate.js';
+import { realtimeFrame } from '../helpers/peer-fuzz.js';
 
 const text = (v: unknown) => JSON.stringify(v);
 const AUDIO = Buffer.from([0xff, 0x7f, 0x00, 0x80, 0x12]);
@@ -236,6 +237,15 @@ describe('parseServerEvent properties', () => {
         expect(verdict).toMatchObject({ ok: false, type, reason });
       }),
       { numRuns: 1000 },
+    );
+  });
+
+  it('never throws on the frames the peer fuzz test throws at live calls', () => {
+    fc.assert(
+      fc.property(realtimeFrame(), (frame) => {
+        expect(typeof parseServerEvent(frame.data, frame.binary).ok).toBe('boolean');
+      }),
+      { numRuns: 2000 },
     );
   });
 
