@@ -9,8 +9,6 @@ import type { Metrics } from '../metrics.js';
 import type { InvalidEventReason, InvalidEventType } from './realtime-validate.js';
 
 export class InvalidUpstreamEvents {
-  /** Invalid events seen on this call. */
-  count = 0;
   /** `type reason` pairs already logged (at most 11 types × 8 reasons). */
   readonly #logged = new Set<string>();
   readonly #metrics: Pick<Metrics, 'realtimeInvalidEvents'>;
@@ -20,7 +18,6 @@ export class InvalidUpstreamEvents {
   }
 
   record(log: Logger, invalid: { readonly type: InvalidEventType; readonly reason: InvalidEventReason; readonly field?: string }): void {
-    this.count += 1;
     const { type, reason, field } = invalid;
     this.#metrics.realtimeInvalidEvents.labels(type, reason).inc();
     const key = `${type} ${reason}`;

@@ -157,6 +157,16 @@ function optObj(o: Obj, key: string): Obj | undefined {
   return v;
 }
 
+/** Runs a nested object's readers, naming a failing field by its path (`error.code`). */
+function within<T>(prefix: string, read: () => T): T {
+  try {
+    return read();
+  } catch (err) {
+    if (err instanceof FieldError) throw new FieldError(`${prefix}.${err.field}`, err.reason);
+    throw err;
+  }
+}
+
 /** Verdicts without a field are shared frozen objects: junk costs no allocation per message. */
 const invalid = (type: InvalidEventType, reason: InvalidEventReason): ServerEventVerdict => Object.freeze({ ok: false, type, reason });
 const BINARY = invalid('none', 'binary');
@@ -236,22 +246,22 @@ function parseKnown(v: Obj, type: Exclude<KnownServerEventType, typeof DELTA>): 
     case 'response.done': {
       const r = optObj(v, 'response');
       if (r === undefined) return { type };
-      return {
-        type,
-        response: { id: optStr(r, 'id', MAX_ID_CHARS), status: optStr(r, 'status', MAX_LABEL_CHARS), status_details: r.status_details },
-      };
+      const response = within('response', () => ({
+        id: optStr(r, 'id', MAX_ID_CHARS),
+        status: optStr(r, 'status', MAX_LABEL_CHARS),
+        status_details: r.status_details,
+      }));
+      return { type, response };
     }
     case 'error': {
       const e = reqObj(v, 'error');
-      return {
-        type,
-        error: {
-          type: optStr(e, 'type', MAX_LABEL_CHARS),
-          code: optNullableStr(e, 'code', MAX_LABEL_CHARS),
-          message: optStr(e, 'message', MAX_MESSAGE_CHARS),
-          param: optNullableStr(e, 'param', MAX_LABEL_CHARS),
-        },
-      };
+      const error = within('error', () => ({
+        type: optStr(e, 'type', MAX_LABEL_CHARS),
+        code: optNullableStr(e, 'code', MAX_LABEL_CHARS),
+        message: optStr(e, 'message', MAX_MESSAGE_CHARS),
+        param: optNullableStr(e, 'param', MAX_LABEL_CHARS),
+      }));
+      return { type, error };
     }
     case 'session.created':
     case 'session.updated': {

@@ -84,6 +84,12 @@ describe('parseServerEvent: invalid messages', () => {
     ];
     for (const [input, field] of cases) expect(parseServerEvent(text(input))).toMatchObject({ ok: false, reason: 'too_long', field });
   });
+
+  it('names a nested field by its path', () => {
+    expect(parseServerEvent(text({ type: 'error', error: { code: 5 } }))).toEqual({ ok: false, type: 'error', reason: 'wrong_type', field: 'error.code' });
+    expect(parseServerEvent(text({ type: 'response.done', response: { status: [] } }))).toMatchObject({ field: 'response.status' });
+    expect(parseServerEvent(text({ type: 'session.updated', session: { expires_at: '1' } }))).toMatchObject({ field: 'session.expires_at' });
+  });
 });
 
 // ---- properties ---------------------------------------------------------------------------------
