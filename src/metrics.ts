@@ -58,6 +58,8 @@ export interface Metrics {
   readonly droppedBytes: Counter<'direction'>;
   readonly discardedBytes: Counter<'direction'>;
   readonly invalidFrames: Counter<'reason'>;
+  /** Realtime events ignored as invalid, by type (a known type or 'none') and reason (bounded sets). */
+  readonly realtimeInvalidEvents: Counter<'type' | 'reason'>;
   readonly upstreamConnectSeconds: Histogram;
   readonly callDurationSeconds: Histogram;
   readonly guardStoreErrors: Counter<'op'>;
@@ -180,6 +182,12 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
       name: `${p}invalid_frames_total`,
       help: 'Invalid frames received from Twilio, by reason',
       labelNames: ['reason'],
+      registers,
+    }),
+    realtimeInvalidEvents: new Counter({
+      name: `${p}realtime_invalid_events_total`,
+      help: 'Realtime API events ignored because a field was missing, ill-typed, oversized or not base64, by type and reason',
+      labelNames: ['type', 'reason'],
       registers,
     }),
     upstreamConnectSeconds: new Histogram({

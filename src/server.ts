@@ -13,6 +13,7 @@ import { buildApp } from './app.js';
 import { drainCalls } from './ops/drain.js';
 import { signatureWarning, startupSummary, STARTUP_SUMMARY_MSG } from './ops/startup-summary.js';
 import { onSignal, RUNNING, type ShutdownSignal, type ShutdownState } from './ops/shutdown-policy.js';
+import { exitOnProcessFaults } from './ops/process-faults.js';
 
 /** app.close() after the drain only closes idle sockets and the listener; 10 s is ample, in ms. */
 const CLOSE_DEADLINE_MS = 10_000;
@@ -31,6 +32,7 @@ async function main(): Promise<void> {
     throw err;
   }
   const app = await buildApp(config);
+  exitOnProcessFaults(app.log);
   const unsigned = signatureWarning(config);
   if (unsigned) app.log[unsigned.level](unsigned.msg);
 

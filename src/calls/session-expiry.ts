@@ -8,7 +8,9 @@
  */
 import type { RawData, WebSocket } from 'ws';
 import type { Logger } from 'pino';
-import { parseServerEvent, RESPONSE_CREATE } from '../stream/realtime-events.js';
+import { RESPONSE_CREATE } from '../stream/realtime-events.js';
+import { parseServerEvent } from '../stream/realtime-validate.js';
+import type { Contain } from '../stream/fault-boundary.js';
 
 /** How long before the session expires the assistant is asked to wrap up, in ms. */
 export const WRAP_UP_LEAD_MS = 60_000;
@@ -42,6 +44,8 @@ export interface ExpiryWatchOptions {
   readonly now: () => number;
   /** Whether end_call is declared. */
   readonly canHangUp: boolean;
+  /** The socket owner's fault boundary for the listener and the timer. @default none */
+  readonly contain?: Contain;
 }
 
 /**
@@ -54,18 +58,22 @@ const SESSION_UPDATED = Buffer.from('"session.updated"');
 export function watchSessionExpiry(socket: WebSocket, opts: ExpiryWatchOptions): void {
   let timer: NodeJS.Timeout | null = null;
   let done = false;
-  const onMessage = (data: RawData) => {
+  const contain: Contain = opts.contain ?? ((fn) => fn);
+  const onMessage = contain((data: RawData, isBinary: boolean) => {
     if (done) return;
     const raw = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
     // Every upstream message passes here, audio deltas included: a byte search is far cheaper
     // than parsing each one only to find it is not a session event.
     if (!raw.includes(SESSION_CREATED) && !raw.includes(SESSION_UPDATED)) return;
-    const event = parseServerEvent(raw.toString());
-    if (event?.type !== 'session.created' && event?.type !== 'session.updated') return;
-    const delay = wrapUpDelayMs((event.session as { expires_at?: unknown } | undefined)?.expires_at, opts.now());
+    // Invalid events are counted by the session that reads this socket, not a second time here.
+    const verdict = parseServerEvent(raw, isBinary);
+    if (!verdict.ok) return;
+    const { event } = verdict;
+    if (event.type !== 'session.created' && event.type !== 'session.updated') return;
+    const delay = wrapUpDelayMs(event.session.expires_at, opts.now());
     if (delay === null) return;
     if (timer) clearTimeout(timer);
-    timer = setTimeout(() => {
+    timer = setTimeout(contain(() => {
       timer = null;
       done = true;
       socket.off('message', onMessage);
@@ -73,8 +81,8 @@ export function watchSessionExpiry(socket: WebSocket, opts: ExpiryWatchOptions):
       opts.log.info({ leadMs: WRAP_UP_LEAD_MS }, 'the Realtime session is about to reach its maximum duration; asking the assistant to wrap up');
       socket.send(wrapUpItem(opts.canHangUp));
       socket.send(RESPONSE_CREATE);
-    }, delay);
-  };
+    }), delay);
+  });
   socket.on('message', onMessage);
   socket.once('close', () => {
     done = true;

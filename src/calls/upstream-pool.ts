@@ -18,7 +18,9 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import type { CallRegistry, Reservation } from '../call-registry.js';
 import { connectRealtime, type UpstreamHandle, type UpstreamProvider } from '../stream/upstream.js';
-import { greetingResponse, parseServerEvent, sessionUpdate, type ToolDeclaration } from '../stream/realtime-events.js';
+import { greetingResponse, sessionUpdate, type ToolDeclaration } from '../stream/realtime-events.js';
+import { parseServerEvent } from '../stream/realtime-validate.js';
+import { faultBoundary, type Contain } from '../stream/fault-boundary.js';
 import { closeWithin, SOCKET_CLOSE_GRACE_MS } from '../stream/socket-close.js';
 import { watchSessionExpiry } from './session-expiry.js';
 import type { Metrics } from '../metrics.js';
@@ -50,6 +52,8 @@ interface Warm {
   readonly log: Logger;
   /** Listeners that only make sense until adoption (the session brings its own). */
   readonly detach: () => void;
+  /** This socket's fault boundary (see #contain). */
+  readonly contain: Contain;
 }
 
 export class UpstreamPool {
@@ -86,37 +90,46 @@ export class UpstreamPool {
       return false;
     }
     const socket = this.#connect();
-    this.#watchExpiry(socket, log);
-    const configure = () => this.#send(socket, sessionUpdate(this.#opts.config, this.#opts.tools));
-    const onMessage = (data: RawData) => {
+    const contain = this.#contain(socket, log);
+    this.#watchExpiry(socket, log, contain);
+    const configure = contain(() => this.#send(socket, sessionUpdate(this.#opts.config, this.#opts.tools)));
+    const onMessage = contain((data: RawData, isBinary: boolean) => {
       // Before adoption nothing else reads this socket; its complaints must not go unseen.
-      const event = parseServerEvent(Array.isArray(data) ? Buffer.concat(data).toString() : data.toString());
-      if (event?.type === 'error') log.warn({ code: event.error?.code, message: event.error?.message }, 'upstream error before the stream started');
-    };
-    const onError = (err: Error) => {
+      const verdict = parseServerEvent(Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data), isBinary);
+      if (!verdict.ok) {
+        this.#opts.metrics?.realtimeInvalidEvents.labels(verdict.type, verdict.reason).inc();
+        return;
+      }
+      const { event } = verdict;
+      if (event.type === 'error') log.warn({ code: event.error.code, message: event.error.message }, 'upstream error before the stream started');
+    });
+    const onError = contain((err: Error) => {
       log.warn({ err: { message: err.message, code: (err as { code?: string }).code } }, 'pre-warm failed; the stream will open a fresh upstream');
       this.#drop(callSid);
-    };
-    const onClose = (code: number) => {
+    });
+    const onClose = contain((code: number) => {
       if (this.#warm.get(callSid)?.socket !== socket) return;
       log.warn({ code }, 'pre-warmed upstream closed before the stream started');
       this.#drop(callSid);
-    };
+    });
     socket.once('open', configure);
     socket.on('message', onMessage);
     socket.on('error', onError);
     socket.on('close', onClose);
     const timeoutMs = this.#opts.prewarmTimeoutMs ?? PREWARM_TIMEOUT_MS;
-    const timer = setTimeout(() => {
-      log.warn({ timeoutMs }, 'no stream for the pre-warmed upstream in time; closing it');
-      this.#drop(callSid);
-    }, timeoutMs);
+    const timer = setTimeout(
+      contain(() => {
+        log.warn({ timeoutMs }, 'no stream for the pre-warmed upstream in time; closing it');
+        this.#drop(callSid);
+      }),
+      timeoutMs,
+    );
     const detach = () => {
       socket.off('message', onMessage);
       socket.off('error', onError);
       socket.off('close', onClose);
     };
-    this.#warm.set(callSid, { socket, reservation, timer, log, detach });
+    this.#warm.set(callSid, { socket, reservation, timer, log, detach, contain });
     log.debug('pre-warming the upstream session');
     return true;
   }
@@ -144,11 +157,12 @@ export class UpstreamPool {
     const sendGreeting = (socket: WebSocket) => {
       if (greeting) this.#send(socket, greetingResponse(greeting));
     };
+    const log = warm?.log ?? this.#opts.log.child({ callSid });
     if (warm && (warm.socket.readyState === 0 /* CONNECTING */ || warm.socket.readyState === 1 /* OPEN */)) {
       warm.log.debug('stream adopted the pre-warmed upstream');
       // session.update went (or goes, on open) first; the greeting follows it.
       if (warm.socket.readyState === 1) sendGreeting(warm.socket);
-      else warm.socket.once('open', () => sendGreeting(warm.socket));
+      else warm.socket.once('open', warm.contain(() => sendGreeting(warm.socket)));
       // startedAt: from the call's point of view, the wait for upstream starts now.
       return { socket: warm.socket, configured: true, startedAt: performance.now() };
     }
@@ -158,20 +172,39 @@ export class UpstreamPool {
     }
     const startedAt = performance.now();
     const socket = this.#connect();
-    this.#watchExpiry(socket, this.#opts.log.child({ callSid }));
-    socket.once('open', () => {
-      this.#send(socket, sessionUpdate(this.#opts.config, this.#opts.tools));
-      sendGreeting(socket);
-    });
+    const contain = this.#contain(socket, log);
+    this.#watchExpiry(socket, log, contain);
+    socket.once(
+      'open',
+      contain(() => {
+        this.#send(socket, sessionUpdate(this.#opts.config, this.#opts.tools));
+        sendGreeting(socket);
+      }),
+    );
     return { socket, configured: true, startedAt };
   }
 
   /** Asks the assistant to wrap up shortly before the session's maximum duration. */
-  #watchExpiry(socket: WebSocket, log: Logger): void {
+  #watchExpiry(socket: WebSocket, log: Logger, contain: Contain): void {
     watchSessionExpiry(socket, {
       log,
       now: this.#opts.now ?? Date.now,
       canHangUp: this.#opts.tools.some((t) => t.name === 'end_call'),
+      contain,
+    });
+  }
+
+  /**
+   * The fault boundary of the pool's own listeners and timers on `socket`: a throw is logged with
+   * its stack and closes that socket alone (1011). Once a stream adopted the socket, its session
+   * sees the close and ends the call; other calls never notice.
+   */
+  #contain(socket: WebSocket, log: Logger): Contain {
+    return faultBoundary((err) => {
+      log.error({ err }, 'internal error on an upstream socket; closing it');
+      for (const [callSid, warm] of this.#warm) if (warm.socket === socket) this.#drop(callSid);
+      socket.on('error', () => undefined);
+      closeWithin(socket, 1011, 'internal error', SOCKET_CLOSE_GRACE_MS);
     });
   }
 

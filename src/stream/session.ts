@@ -21,14 +21,15 @@ import { sendAudioFrame, type DropCounter } from './backpressure.js';
 import {
   appendAudio,
   greetingResponse,
-  parseServerEvent,
   sessionUpdate,
   truncateItem,
   userTextItem,
   RESPONSE_CREATE,
-  type RealtimeServerEvent,
   type ToolDeclaration,
 } from './realtime-events.js';
+import { parseServerEvent, type RealtimeServerEvent } from './realtime-validate.js';
+import { InvalidUpstreamEvents } from './invalid-upstream-events.js';
+import { faultBoundary, type Contain } from './fault-boundary.js';
 import type { UpstreamHandle, UpstreamProvider } from './upstream.js';
 import { HeldAudio } from './held-audio.js';
 import { MEDIA_TOO_FAST_CLOSE_MS, MediaPacer } from './media-pacer.js';
@@ -47,7 +48,8 @@ export type EndReason =
   | 'session_expired'
   | 'ended_by_assistant'
   | 'transferred'
-  | 'drain_timeout';
+  | 'drain_timeout'
+  | 'internal_error';
 
 /** Close code sent to Twilio for each end. 1011 makes Twilio go on to the TwiML after <Connect>. */
 const TWILIO_CLOSE: Record<EndReason, [number, string]> = {
@@ -64,6 +66,8 @@ const TWILIO_CLOSE: Record<EndReason, [number, string]> = {
   ended_by_assistant: [1000, 'call ended'],
   transferred: [1000, 'call transferred'],
   drain_timeout: [1001, 'server shutting down'],
+  // A bug met in this call's handlers (see fault-boundary.ts): this call ends, the process goes on.
+  internal_error: [1011, 'internal error'],
 };
 
 /**
@@ -114,7 +118,8 @@ export interface CallSummary {
 export interface ToolCall {
   readonly callId: string;
   readonly name: string;
-  readonly arguments: string;
+  /** As the model sent it (normally JSON text); the tool router checks it. */
+  readonly arguments: unknown;
 }
 
 export interface SessionOptions {
@@ -187,6 +192,13 @@ export class StreamSession {
   private readonly hot: HotCounters;
   /** BACKPRESSURE_BYTES, read once: it is checked before every frame. */
   private readonly backpressureBytes: number;
+  /** Invalid Realtime events: counted, logged once per type and reason, ignored. */
+  private readonly invalidEvents: InvalidUpstreamEvents;
+  /**
+   * Every entry point into this call (listeners, timers, tool callbacks) runs through this: what
+   * it throws ends this call with `internal_error` and never reaches the process.
+   */
+  readonly contain: Contain = faultBoundary((err) => this.fail(err));
 
   constructor(opts: SessionOptions) {
     this.opts = opts;
@@ -198,30 +210,37 @@ export class StreamSession {
     this.hot = opts.metrics.hot;
     const { config } = opts;
     this.backpressureBytes = config.backpressureBytes;
+    this.invalidEvents = new InvalidUpstreamEvents(opts.metrics);
+    const setTimer = (fn: () => void, ms: number) => setTimeout(this.contain(fn), ms);
     this.invalidRun = new InvalidFrameRun(config.invalidFrameLimit);
     const frameBytes = config.audioFrameMs * MULAW_BYTES_PER_MS;
     this.inbound = new FramePump({
       aggregator: new FrameAggregator({ mode: 'exact', frameBytes, windowMs: config.audioFrameMs }),
       onFrame: (frame) => this.sendToUpstream(frame),
       now: this.now,
+      setTimer,
     });
     this.outbound = new FramePump({
       aggregator: new FrameAggregator({ mode: 'coalesce', frameBytes, windowMs: config.audioFrameMs }),
       onFrame: (frame) => this.sendToTwilio(frame),
       now: this.now,
+      setTimer,
       // Deltas read in one burst leave as one frame (up to 1 s) instead of many 100 ms ones.
       perTurn: true,
     });
     this.held = new HeldAudio(HELD_AUDIO_LIMIT_MS * MULAW_BYTES_PER_MS);
     this.pacer = new MediaPacer(this.createdAt);
 
-    this.twilio.on('message', (data, isBinary) => this.onTwilioMessage(data, isBinary));
-    this.twilio.on('close', (code) => this.close(code === 1009 ? 'message_too_big' : 'twilio_closed'));
-    this.startTimer = setTimeout(() => {
-      this.startTimer = null;
-      this.log.warn({ timeoutMs: config.startTimeoutMs }, 'no valid start event in time; closing stream');
-      this.close('start_timeout');
-    }, config.startTimeoutMs);
+    this.twilio.on('message', this.contain((data: RawData, isBinary: boolean) => this.onTwilioMessage(data, isBinary)));
+    this.twilio.on('close', this.contain((code: number) => this.close(code === 1009 ? 'message_too_big' : 'twilio_closed')));
+    this.startTimer = setTimeout(
+      this.contain(() => {
+        this.startTimer = null;
+        this.log.warn({ timeoutMs: config.startTimeoutMs }, 'no valid start event in time; closing stream');
+        this.close('start_timeout');
+      }),
+      config.startTimeoutMs,
+    );
   }
 
   get isClosed(): boolean {
@@ -349,26 +368,32 @@ export class StreamSession {
   private attachUpstream(handle: UpstreamHandle): void {
     const socket = handle.socket;
     this.upstream = socket;
-    const onOpen = () => {
+    const onOpen = this.contain(() => {
       this.upstreamOpen = true;
       this.opts.metrics.upstreamConnectSeconds.observe((performance.now() - handle.startedAt) / 1000);
       if (!handle.configured) this.configureUpstream();
       // Caller audio held while connecting goes first, in order, through the same backpressure check.
       for (const frame of this.held.takeAll()) this.sendToUpstream(frame);
-    };
+    });
     if (socket.readyState === 1) onOpen();
     else socket.once('open', onOpen);
-    socket.on('message', (data) => this.onUpstreamMessage(data));
-    socket.on('error', (err) => {
-      if (this.closed) return;
-      this.log.warn({ err: { message: err.message, code: (err as { code?: string }).code } }, 'upstream socket error');
-      this.close('upstream_error');
-    });
-    socket.on('close', (code) => {
-      if (this.closed) return;
-      this.log.warn({ code }, 'upstream closed the session');
-      this.close('upstream_closed');
-    });
+    socket.on('message', this.contain((data: RawData, isBinary: boolean) => this.onUpstreamMessage(data, isBinary)));
+    socket.on(
+      'error',
+      this.contain((err: Error) => {
+        if (this.closed) return;
+        this.log.warn({ err: { message: err.message, code: (err as { code?: string }).code } }, 'upstream socket error');
+        this.close('upstream_error');
+      }),
+    );
+    socket.on(
+      'close',
+      this.contain((code: number) => {
+        if (this.closed) return;
+        this.log.warn({ code }, 'upstream closed the session');
+        this.close('upstream_closed');
+      }),
+    );
   }
 
   private configureUpstream(): void {
@@ -385,18 +410,19 @@ export class StreamSession {
     this.hot.upstreamOut += 1;
   }
 
-  private onUpstreamMessage(data: RawData): void {
+  private onUpstreamMessage(data: RawData, isBinary: boolean): void {
     this.stats.upstreamMessagesIn += 1;
     this.hot.upstreamIn += 1;
     if (this.closed) return;
-    const event = parseServerEvent(rawBuffer(data).toString('utf8'));
-    if (event) this.onUpstreamEvent(event);
+    const verdict = parseServerEvent(rawBuffer(data), isBinary);
+    if (verdict.ok) this.onUpstreamEvent(verdict.event);
+    else this.invalidEvents.record(this.log, verdict);
   }
 
   private onUpstreamEvent(event: RealtimeServerEvent): void {
     switch (event.type) {
       case 'response.output_audio.delta': {
-        const audio = Buffer.from(event.delta, 'base64');
+        const { audio } = event;
         this.stats.modelAudioBytesIn += audio.length;
         if (event.item_id !== this.outItem) {
           // Frames never mix two items: what is held belongs to the previous one.
@@ -432,8 +458,8 @@ export class StreamSession {
         }
         return;
       case 'error': {
-        const code = event.error?.code ?? undefined;
-        this.log.warn({ code, type: event.error?.type, message: event.error?.message }, 'upstream error event');
+        const code = event.error.code ?? undefined;
+        this.log.warn({ code, type: event.error.type, message: event.error.message }, 'upstream error event');
         if (code === 'session_expired') {
           this.log.warn('the Realtime session reached its maximum duration; ending the call');
           this.close('session_expired');
@@ -578,6 +604,22 @@ export class StreamSession {
 
   // ---- the end -------------------------------------------------------------------------------
 
+  /**
+   * A fault inside this call (what `contain` caught, or a tool's unexpected failure): one error
+   * line with the stack, then this call ends with `internal_error` (Twilio gets 1011).
+   */
+  fail(err: unknown): void {
+    this.log.error({ err }, 'internal error in this call; ending it');
+    try {
+      this.close('internal_error');
+    } catch (closeErr) {
+      // The orderly end failed half-way: cut both sockets so nothing of this call lingers.
+      this.log.error({ err: closeErr }, 'ending the call after an internal error failed; terminating its sockets');
+      this.twilio.terminate();
+      this.upstream?.terminate();
+    }
+  }
+
   /** Ends the call once, whatever the path: timers cleared, both sockets closed within 1 s. */
   close(reason: EndReason): void {
     if (this.closed) return;
@@ -605,7 +647,8 @@ export class StreamSession {
       metrics.liveCalls.dec();
       metrics.callDurationSeconds.observe(durationMs / 1000);
     }
-    const level = reason.startsWith('upstream') || reason === 'invalid_frames' || reason === 'start_timeout' ? 'warn' : 'info';
+    const level =
+      reason.startsWith('upstream') || reason === 'invalid_frames' || reason === 'start_timeout' || reason === 'internal_error' ? 'warn' : 'info';
     this.log[level]({ reason, durationMs, stats: this.stats }, 'call ended');
     for (const watcher of this.playoutWatch.values()) watcher(false);
     this.playoutWatch.clear();

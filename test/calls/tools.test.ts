@@ -295,3 +295,38 @@ describe('when Twilio misbehaves', () => {
     expect(conn.count('conversation.item.create')).toBe(0);
   });
 });
+
+describe('malformed tool calls from the model', () => {
+  it('answers a function call without arguments with an error output, and the call goes on', async () => {
+    // Before validation at the boundary this reached Buffer.byteLength(undefined) inside ws's
+    // message listener: an uncaught TypeError that took the process and every call down.
+    const { bridge: b } = await setUp();
+    const { call, conn } = await connected(b);
+    conn.send({ type: 'response.function_call_arguments.done', response_id: 'resp_tool', item_id: 'item_tool', call_id: 'call_noargs', name: 'end_call' });
+    const output = await conn.waitForEvent('conversation.item.create');
+    expect(output.item).toMatchObject({ type: 'function_call_output', call_id: 'call_noargs' });
+    expect(JSON.parse((output.item as { output: string }).output)).toEqual({ ok: false, error: 'arguments are missing' });
+    await conn.waitForEvent('response.create');
+
+    // Arguments of the wrong type or shape: an error each, no hang-up.
+    const bad: [unknown, string][] = [
+      [42, 'arguments must be a JSON string'],
+      [null, 'arguments must be a JSON string'],
+      [{ reason: 'x' }, 'arguments must be a JSON string'],
+      ['[1,2]', 'arguments must be a JSON object'],
+      ['"text"', 'arguments must be a JSON object'],
+    ];
+    for (const [i, [args, error]] of bad.entries()) {
+      conn.send({ type: 'response.function_call_arguments.done', call_id: `call_bad_${i}`, name: 'end_call', arguments: args });
+      const answer = await conn.waitForEvent('conversation.item.create', (e) => (e.item as { call_id?: string }).call_id === `call_bad_${i}`);
+      expect(JSON.parse((answer.item as { output: string }).output)).toEqual({ ok: false, error });
+    }
+    await conn.sendAudio(goodbye.subarray(0, 1600), { intervalMs: 0 });
+    await call.waitForCount('media', 1);
+    expect(call.isOpen).toBe(true);
+    expect(rest!.requests).toHaveLength(0);
+    await call.hangUp();
+    await until(() => b.app.sessions.size === 0, 5000, 'session gone');
+    expect(endReasons(b)).toEqual(['twilio_stop']);
+  });
+});

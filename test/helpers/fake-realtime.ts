@@ -210,6 +210,13 @@ export class FakeRealtimeConnection {
     return true;
   }
 
+  /** Anything at all (malformed JSON, binary frames), for fuzzing the bridge; false when not open. */
+  sendRaw(data: string | Buffer, opts: { binary?: boolean } = {}): boolean {
+    if (!this.isOpen) return false;
+    this.socket.send(data, { binary: opts.binary ?? typeof data !== 'string' });
+    return true;
+  }
+
   /**
    * Streams `audio` as `response.output_audio.delta` events (base64 µ-law), `chunkBytes` each,
    * `intervalMs` apart (deadline i × intervalMs after the first, so no drift), then the done events.

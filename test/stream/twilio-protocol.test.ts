@@ -11,6 +11,7 @@ import {
   parseTwilioFrame,
   type ParseResult,
 } from '../../src/stream/twilio-protocol.js';
+import { keyPaths, mutateAt, twilioFrame, twilioTemplates } from '../helpers/peer-fuzz.js';
 
 const caller = readFileSync(new URL('../fixtures/caller-8k.ulaw', import.meta.url));
 const SID = 'MZ00000000000000000000000000000001';
@@ -277,5 +278,41 @@ describe('parseTwilioFrame properties', () => {
         expect(r.message.media.timestamp).toBe(ts);
       }),
     );
+  });
+
+  it('never throws on any documented frame with one field missing, null, ill-typed, oversized or not base64', () => {
+    fc.assert(
+      fc.property(twilioFrame(SID, CALL, 'AC00000000000000000000000000000001'), fc.boolean(), (frame, started) => {
+        const data = typeof frame.data === 'string' ? Buffer.from(frame.data) : frame.data;
+        const r = parseTwilioFrame(data, frame.binary, started);
+        expect(typeof r.ok).toBe('boolean');
+        // What parses is typed as documented: the fields the bridge acts on are there.
+        if (r.ok && r.message.event === 'media') {
+          expect(r.message.media.payload.length).toBeGreaterThan(0);
+          expect(Number.isSafeInteger(r.message.media.timestamp)).toBe(true);
+        }
+        if (r.ok && 'streamSid' in r.message) expect(typeof r.message.streamSid).toBe('string');
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('refuses each required field of media, mark and dtmf when missing or null', () => {
+    const templates = twilioTemplates(SID, CALL, 'AC00000000000000000000000000000001');
+    const required: Record<string, string[]> = {
+      media: ['streamSid', 'media', 'media.timestamp', 'media.payload'],
+      mark: ['streamSid', 'mark', 'mark.name'],
+      dtmf: ['streamSid', 'dtmf', 'dtmf.digit'],
+    };
+    for (const [kind, fields] of Object.entries(required)) {
+      const template = templates[kind] as Record<string, unknown>;
+      expect(keyPaths(template).map((p) => p.join('.'))).toEqual(expect.arrayContaining(fields));
+      for (const field of fields) {
+        for (const op of [{ kind: 'delete' } as const, { kind: 'set', value: null, label: 'null' } as const]) {
+          const r = parse(mutateAt(template, field.split('.'), op));
+          expect(r.ok, `${kind} ${field} ${op.kind}`).toBe(false);
+        }
+      }
+    }
   });
 });

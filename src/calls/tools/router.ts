@@ -1,8 +1,10 @@
 /**
  * The tool registry: declarations for `session.update`, and the dispatcher the session calls
  * with each function call from the model. Every call is answered (function_call_output, then
- * response.create when the model should go on); unknown tools, bad arguments and failures get
- * an error output. Nothing here throws into the session.
+ * response.create when the model should go on); unknown tools and bad arguments (missing, not a
+ * string, too long, not JSON, not an object) get an error output and the call goes on. A tool
+ * that fails unexpectedly (its promise rejects: a bug, since tools answer Twilio's refusals
+ * themselves) ends its call alone with `internal_error`, through the session's fault boundary.
  */
 import type { Config } from '../../config.js';
 import type { ToolCall } from '../../stream/session.js';
@@ -59,27 +61,33 @@ export function createToolRouter(tools: readonly CallTool[], deps: { rest: Twili
       ending.add(session);
     }
     tool.invoke({ session, rest: deps.rest, config: deps.config }, args.value).then(
-      (result) => {
+      session.contain((result: ToolResult | null) => {
         if (tool.endsCall) ending.delete(session);
         if (result) answer(session, call.callId, result);
-      },
-      (err: unknown) => {
+      }),
+      session.contain((err: unknown) => {
         if (tool.endsCall) ending.delete(session);
-        log.error({ err }, 'tool failed');
-        answer(session, call.callId, { output: { ok: false, error: 'The tool failed.' }, respond: true });
-      },
+        session.fail(err);
+      }),
     );
   }
 
   return { declarations: tools.map((t) => t.declaration), onToolCall };
 }
 
-function parseArguments(text: string): { ok: true; value: unknown } | { ok: false; error: string } {
-  if (Buffer.byteLength(text) > MAX_TOOL_ARGUMENT_BYTES) return { ok: false, error: 'arguments are too long' };
-  if (text.trim() === '') return { ok: true, value: {} };
+/** The model's `arguments`: a JSON text of an object (empty text means no arguments). */
+export function parseArguments(raw: unknown): { ok: true; value: Record<string, unknown> } | { ok: false; error: string } {
+  if (raw === undefined) return { ok: false, error: 'arguments are missing' };
+  if (typeof raw !== 'string') return { ok: false, error: 'arguments must be a JSON string' };
+  // Characters first: a string longer than the byte limit in UTF-16 units is too long in UTF-8 too.
+  if (raw.length > MAX_TOOL_ARGUMENT_BYTES || Buffer.byteLength(raw) > MAX_TOOL_ARGUMENT_BYTES) return { ok: false, error: 'arguments are too long' };
+  if (raw.trim() === '') return { ok: true, value: {} };
+  let value: unknown;
   try {
-    return { ok: true, value: JSON.parse(text) as unknown };
+    value = JSON.parse(raw);
   } catch {
     return { ok: false, error: 'arguments are not valid JSON' };
   }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { ok: false, error: 'arguments must be a JSON object' };
+  return { ok: true, value: value as Record<string, unknown> };
 }

@@ -11,7 +11,7 @@ import type { TwilioRest } from '../twilio-rest.js';
 /** The part of a call's session that tools use. */
 export type ToolSession = Pick<
   StreamSession,
-  'callSid' | 'log' | 'isClosed' | 'afterPlayout' | 'expectEnd' | 'close' | 'sendUpstream'
+  'callSid' | 'log' | 'isClosed' | 'afterPlayout' | 'expectEnd' | 'close' | 'sendUpstream' | 'contain' | 'fail'
 >;
 
 export interface ToolContext {
@@ -86,9 +86,12 @@ export function waitForPlayout(session: ToolSession, timeoutMs: number): Promise
     });
     // afterPlayout answers at once when the call is already over: then no timer is needed.
     if (settled) return;
-    timer = setTimeout(() => {
-      stop();
-      resolve('timeout');
-    }, timeoutMs);
+    timer = setTimeout(
+      session.contain(() => {
+        stop();
+        resolve('timeout');
+      }),
+      timeoutMs,
+    );
   });
 }

@@ -1,0 +1,140 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { pino } from 'pino';
+import { createToolRouter, MAX_TOOL_ARGUMENT_BYTES, parseArguments } from '../../src/calls/tools/router.js';
+import { defineTool, waitForPlayout, type ToolSession } from '../../src/calls/tools/tool.js';
+import { faultBoundary } from '../../src/stream/fault-boundary.js';
+import type { TwilioRest } from '../../src/calls/twilio-rest.js';
+import { testConfig } from '../helpers/config.js';
+import { until } from '../helpers/until.js';
+
+describe('parseArguments', () => {
+  it('accepts a JSON object text, and empty text as no arguments', () => {
+    expect(parseArguments('{"reason":"bye"}')).toEqual({ ok: true, value: { reason: 'bye' } });
+    expect(parseArguments('  ')).toEqual({ ok: true, value: {} });
+    expect(parseArguments('')).toEqual({ ok: true, value: {} });
+  });
+
+  it('refuses missing, non-string, oversized, non-JSON and non-object arguments with a reason for the model', () => {
+    const cases: [unknown, string][] = [
+      [undefined, 'arguments are missing'],
+      [null, 'arguments must be a JSON string'],
+      [7, 'arguments must be a JSON string'],
+      [{ reason: 'x' }, 'arguments must be a JSON string'],
+      [['{}'], 'arguments must be a JSON string'],
+      ['{"reason":', 'arguments are not valid JSON'],
+      ['null', 'arguments must be a JSON object'],
+      ['[1]', 'arguments must be a JSON object'],
+      ['"end"', 'arguments must be a JSON object'],
+      ['{"a":"' + 'x'.repeat(MAX_TOOL_ARGUMENT_BYTES) + '"}', 'arguments are too long'],
+      // Under the limit in UTF-16 units, over it in UTF-8 bytes.
+      ['{"a":"' + 'é'.repeat(MAX_TOOL_ARGUMENT_BYTES / 2) + '"}', 'arguments are too long'],
+    ];
+    for (const [raw, error] of cases) expect(parseArguments(raw)).toEqual({ ok: false, error });
+  });
+
+  it('never throws, whatever the model sends', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.anything(), fc.string(), fc.json()), (raw) => {
+        const verdict = parseArguments(raw);
+        expect(typeof verdict.ok).toBe('boolean');
+      }),
+      { numRuns: 1000 },
+    );
+  });
+});
+
+/** A ToolSession double: records what goes upstream and the faults reported to it. */
+function fakeSession() {
+  const sent: string[] = [];
+  const faults: unknown[] = [];
+  let closed = false;
+  const fail = (err: unknown) => {
+    faults.push(err);
+    closed = true;
+  };
+  const session: ToolSession = {
+    callSid: 'CA' + '0'.repeat(32),
+    log: pino({ level: 'silent' }),
+    get isClosed() {
+      return closed;
+    },
+    afterPlayout: () => () => undefined,
+    expectEnd: () => undefined,
+    close: () => {
+      closed = true;
+    },
+    sendUpstream: (m: string) => void sent.push(m),
+    contain: faultBoundary(fail),
+    fail,
+  };
+  return { session, sent, faults };
+}
+
+const rest = {} as TwilioRest;
+const config = testConfig();
+
+describe('the tool router', () => {
+  it('ends the call through the session (fail) when a tool rejects unexpectedly, answering nothing', async () => {
+    const boom = new Error('bug in a tool');
+    const tool = defineTool<Record<string, unknown>>({
+      name: 'explode',
+      description: 'x',
+      parameters: { type: 'object' },
+      parseArgs: (raw) => ({ ok: true, args: raw as Record<string, unknown> }),
+      run: () => Promise.reject(boom),
+    });
+    const { session, sent, faults } = fakeSession();
+    createToolRouter([tool], { rest, config }).onToolCall(session, { callId: 'c1', name: 'explode', arguments: '{}' });
+    await until(() => faults.length > 0, 2000, 'the fault reported');
+    expect(faults).toEqual([boom]);
+    expect(sent).toEqual([]);
+  });
+
+  it('contains a throw in its own result handling the same way', async () => {
+    const tool = defineTool<Record<string, unknown>>({
+      name: 'ok',
+      description: 'x',
+      parameters: { type: 'object' },
+      parseArgs: (raw) => ({ ok: true, args: raw as Record<string, unknown> }),
+      run: () => Promise.resolve({ output: { ok: true }, respond: true }),
+    });
+    const { session, faults } = fakeSession();
+    const broken = new Error('upstream send failed');
+    session.sendUpstream = () => {
+      throw broken;
+    };
+    createToolRouter([tool], { rest, config }).onToolCall(session, { callId: 'c1', name: 'ok', arguments: '{}' });
+    await until(() => faults.length > 0, 2000, 'the fault reported');
+    expect(faults).toEqual([broken]);
+  });
+
+  it('answers bad arguments with an error output and a new response', () => {
+    const tool = defineTool<Record<string, unknown>>({
+      name: 'ok',
+      description: 'x',
+      parameters: { type: 'object' },
+      parseArgs: (raw) => ({ ok: true, args: raw as Record<string, unknown> }),
+      run: () => Promise.resolve(null),
+    });
+    const { session, sent, faults } = fakeSession();
+    createToolRouter([tool], { rest, config }).onToolCall(session, { callId: 'c9', name: 'ok', arguments: undefined });
+    expect(sent.map((m) => JSON.parse(m) as { type: string })).toMatchObject([
+      { type: 'conversation.item.create', item: { type: 'function_call_output', call_id: 'c9', output: JSON.stringify({ ok: false, error: 'arguments are missing' }) } },
+      { type: 'response.create' },
+    ]);
+    expect(faults).toEqual([]);
+  });
+
+  it('waitForPlayout runs its timeout inside the session fault boundary', async () => {
+    const { session } = fakeSession();
+    await expect(waitForPlayout(session, 1)).resolves.toBe('timeout');
+    const broken = fakeSession();
+    broken.session.afterPlayout = () => () => {
+      throw new Error('stop failed');
+    };
+    void waitForPlayout(broken.session, 1);
+    await until(() => broken.faults.length > 0, 2000, 'the fault reported');
+    expect(String(broken.faults[0])).toContain('stop failed');
+  });
+});

@@ -1,0 +1,86 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { startBridge, type Bridge } from '../helpers/bridge.js';
+import { readFixture } from '../helpers/audio.js';
+import { expectRelayBothWays } from '../helpers/relay.js';
+import { until } from '../helpers/until.js';
+import { connectRealtime, type UpstreamHandle } from '../../src/stream/upstream.js';
+import { faultBoundary } from '../../src/stream/fault-boundary.js';
+
+const caller = readFixture('caller-8k.ulaw').subarray(0, 8000);
+const agent = readFixture('agent-8k.ulaw').subarray(0, 8000);
+
+let bridge: Bridge | undefined;
+afterEach(async () => {
+  await bridge?.close();
+  bridge = undefined;
+});
+
+describe('faultBoundary', () => {
+  it('passes arguments through and hands what the callback throws to the fault handler', () => {
+    const faults: unknown[] = [];
+    const contain = faultBoundary((err) => faults.push(err));
+    const seen: unknown[] = [];
+    contain((a: number, b: string) => seen.push(a, b))(1, 'x');
+    const boom = new Error('boom');
+    expect(() =>
+      contain(() => {
+        throw boom;
+      })(),
+    ).not.toThrow();
+    expect(seen).toEqual([1, 'x']);
+    expect(faults).toEqual([boom]);
+  });
+});
+
+describe('a fault inside one call', () => {
+  it('ends that call alone (1011, upstream closed, internal_error counted, one error line with the stack)', async () => {
+    let faultyCallSid = '';
+    const boom = new Error('injected fault in the upstream open handler');
+    const b = await startBridge(
+      {},
+      {
+        deps: {
+          // The faulty call's handle throws when the session reads it in its upstream `open`
+          // listener: a stand-in for any bug met inside a call's handlers.
+          openUpstream: (callSid): UpstreamHandle => {
+            const socket = connectRealtime(b.config);
+            const startedAt = performance.now();
+            if (callSid !== faultyCallSid) return { socket, configured: false, startedAt };
+            return {
+              socket,
+              configured: false,
+              get startedAt(): number {
+                throw boom;
+              },
+            };
+          },
+        },
+      },
+    );
+    bridge = b;
+    const healthy = await b.call();
+    const healthyConn = await b.realtime.waitForConnection(0);
+    await healthyConn.waitForEvent('session.update');
+
+    const { callSid } = b.mint();
+    faultyCallSid = callSid;
+    const faulty = await b.call({ callSid });
+    const faultyConn = await b.realtime.waitForConnection(1);
+    expect(await faulty.closed).toEqual({ code: 1011, reason: 'internal error' });
+    await faultyConn.closed;
+
+    const errors = b.logs.records().filter((r) => (r.level as number) >= 50);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatchObject({ callSid, msg: 'internal error in this call; ending it' });
+    expect((errors[0]?.err as { stack?: string }).stack).toContain('injected fault in the upstream open handler');
+    const ended = (await b.app.metrics.callsEnded.get()).values;
+    expect(ended.find((v) => v.labels.reason === 'internal_error')?.value).toBe(1);
+    expect(b.logs.records().find((r) => r.msg === 'call ended' && r.callSid === callSid)).toMatchObject({ reason: 'internal_error' });
+
+    // The other call never noticed: open, and relaying byte for byte both ways.
+    expect(healthy.isOpen).toBe(true);
+    await expectRelayBothWays(healthy, healthyConn, caller, agent);
+    await healthy.hangUp();
+    await until(() => b.app.sessions.size === 0, 5000, 'sessions gone');
+  });
+});
