@@ -111,6 +111,11 @@ describe('compose.yaml', () => {
     const caddyBlock = compose.slice(compose.indexOf('  caddy:'), compose.indexOf('  redis:'));
     expect(caddyBlock).toContain(`ipv4_address: ${trusted}`);
     expect(compose).toMatch(/profiles: \["redis"\]/);
+    // caddy:2 is 2.7+: it gets the keep-calls-on-reload snippet of the shipped Caddyfile.
+    expect(caddyBlock).toContain('image: caddy:2\n');
+    expect(caddyBlock).toContain('CADDY_ON_RELOAD: keep_calls_on_reload\n');
+    expect(caddyBlock).toContain('- ./Caddyfile:/etc/caddy/Caddyfile:ro\n');
+    expect(read('Caddyfile')).toMatch(/^\(keep_calls_on_reload\) \{\n\tstream_close_delay 1h\n\}$/m);
   });
 });
 
