@@ -14,6 +14,7 @@ export interface ServerProcess {
   /** Every stdout line so far (pino JSON). */
   readonly lines: string[];
   readonly stderr: () => string;
+  /** The process's exit, once its output has been read to the end. */
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** Resolves with the first line matching `test`, waiting up to `timeoutMs`. */
   waitForLine(test: (record: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
@@ -97,15 +98,22 @@ async function watchServer(
   child.stderr.on('data', (chunk: Buffer) => {
     stderr += chunk.toString('utf8');
   });
+  // Done = exited AND its output read to the end ('close', not 'exit', which can come first), so
+  // a test awaiting `exited` sees every line the process wrote.
+  let done = false;
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.once('exit', (code, signal) => {
+    child.once('close', (code, signal) => {
+      done = true;
       for (const w of waiters) w();
       resolve({ code, signal });
     });
     // A command that cannot be spawned (npm not on PATH) emits 'error' and never 'exit'.
     child.once('error', (err) => {
       stderr += `spawn failed: ${err.message}\n`;
-      if (child.pid === undefined) resolve({ code: null, signal: null });
+      if (child.pid === undefined) {
+        done = true;
+        resolve({ code: null, signal: null });
+      }
       for (const w of waiters) w();
     });
   });
@@ -130,7 +138,7 @@ async function watchServer(
             return;
           }
         }
-        if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) {
+        if (done) {
           cleanup();
           reject(new Error(`server exited (${child.exitCode ?? child.signalCode}) before the line appeared:\n${stderr}`));
         }

@@ -77,6 +77,21 @@ function isAlive(pid: number): boolean {
   }
 }
 
+/** npm's exit (its output read to the end), failing with what is left if that takes too long. */
+async function exitOf(s: ServerProcess, timeoutMs = 30_000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => {
+      reject(new Error(`npm start did not end within ${timeoutMs} ms; left: ${JSON.stringify(processGroup(s.child.pid!))}`));
+    }, timeoutMs);
+  });
+  try {
+    return await Promise.race([s.exited, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Proves the whole tree is gone and the port is free once npm has exited. */
 async function expectNothingLeft(s: ServerProcess, node: ProcInfo): Promise<void> {
   expect(processGroup(s.child.pid!)).toEqual([]);
@@ -128,7 +143,7 @@ describe('npm start', { timeout: TIMEOUT_MS }, () => {
     expect(processGroup(npm.pid).map((p) => p.pid).sort()).toEqual([npm.pid, node.pid].sort());
 
     expect((await call.hangUp()).code).toBe(1000);
-    expect(await s.exited).toEqual({ code: 0, signal: null });
+    expect(await exitOf(s)).toEqual({ code: 0, signal: null });
     await expectNothingLeft(s, node);
 
     const logged = records(s);
@@ -159,7 +174,7 @@ describe('npm start', { timeout: TIMEOUT_MS }, () => {
     await until(() => performance.now() - firstAt > SIGNAL_ECHO_MS + 100, SIGNAL_ECHO_MS + 5_000, 'the echo window to pass');
     process.kill(npm.pid, 'SIGTERM');
     await s.waitForLine(isMsg('second shutdown signal: exiting now'));
-    expect(await s.exited).toEqual({ code: 143, signal: null });
+    expect(await exitOf(s)).toEqual({ code: 143, signal: null });
     expect((await call.closed).code).toBe(1006); // cut, not closed: that is what "at once" means
     await expectNothingLeft(s, node);
   });
@@ -167,7 +182,7 @@ describe('npm start', { timeout: TIMEOUT_MS }, () => {
   it('SIGINT to npm with no call live: exits 0 at once', async () => {
     const { s, npm, node } = await start({ DRAIN_TIMEOUT_SECONDS: '600' });
     process.kill(npm.pid, 'SIGINT');
-    expect(await s.exited).toEqual({ code: 0, signal: null });
+    expect(await exitOf(s)).toEqual({ code: 0, signal: null });
     await expectNothingLeft(s, node);
     expect(records(s).find(isMsg('drain finished'))).toMatchObject({ outcome: 'idle', liveAtStart: 0 });
   });
