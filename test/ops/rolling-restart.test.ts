@@ -54,13 +54,14 @@ afterEach(async () => {
   }
 });
 
-async function startInstance(name: string): Promise<Instance> {
+async function startInstance(name: string, port = 0): Promise<Instance> {
   const realtime = await startFakeRealtime({ apiKey: TEST_OPENAI_KEY });
   try {
     const server = await startServerProcess(
       testEnv({
         OPENAI_REALTIME_URL: realtime.url,
         PUBLIC_URL,
+        PORT: String(port),
         DRAIN_TIMEOUT_SECONDS: '60',
         // Every request here comes from one address (Caddy's, 127.0.0.1): the per-address flood
         // rule is not what this test is about, and must not ban Caddy's health checks midway.
@@ -122,7 +123,7 @@ const caller = readFixture('caller-8k.ulaw').subarray(0, 4000); // 0.5 s
 const agent = readFixture('agent-8k.ulaw').subarray(0, 8000); // 1 s
 
 describe.runIf(version !== null)('rolling restart: two instances behind one Caddy', { timeout: TIMEOUT_MS }, () => {
-  it('SIGTERM one: its call goes on byte-exact to its end, new webhooks and streams go to the other, no 5xx, it exits 0', async () => {
+  it('SIGTERM one: its call goes on byte-exact to its end, new webhooks and streams go to the other, no 5xx, it exits 0 and comes back', async () => {
     webhookStatuses.length = 0;
     const a = await startInstance('A');
     const b = await startInstance('B');
@@ -192,6 +193,16 @@ describe.runIf(version !== null)('rolling restart: two instances behind one Cadd
       expect((await c.call.hangUp()).code).toBe(1000);
     }
     expect((await fetch(`${staying.server.baseUrl}/readyz`)).status).toBe(200);
+
+    // 6. The restarted instance (same port, new process) is back in rotation once Caddy's health
+    //    check has seen it ready: with least_conn, of two new calls one reaches it.
+    const restarted = await startInstance('A again', drained.server.port);
+    const readyz200 = async () => value(await scrape(restarted), 'voice_bridge_http_requests_total', { route: '/readyz', status: '200' });
+    await until(async () => (await readyz200()) >= 2, HEALTH_DEADLINE_MS, "Caddy's health checks to see the restarted instance ready");
+    const again = [await streamViaCaddy(), await streamViaCaddy()];
+    expect(again.map((c) => c.on.name).sort()).toEqual([restarted.name, staying.name].sort());
+    for (const c of again) expect((await c.call.hangUp()).code).toBe(1000);
+
     expect(webhookStatuses.length).toBe(9);
     expect(webhookStatuses.filter((s) => s >= 500)).toEqual([]);
   });
