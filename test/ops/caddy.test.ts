@@ -133,7 +133,7 @@ describe.runIf(version !== null)('through Caddy (real caddy, real app)', () => {
     await app.listen({ host: '127.0.0.1', port: 0 });
     const { port } = app.server.address() as { port: number };
     caddy = await startCaddy({ env: { UPSTREAM: `127.0.0.1:${port}` }, version: version! });
-  });
+  }, 60_000); // a real Caddy and app on a busy 2-core machine
 
   afterAll(async () => {
     await caddy?.stop();
