@@ -3,11 +3,16 @@
 # Stage 1 compiles TypeScript with the dev dependencies; stage 2 carries only the production
 # dependencies and dist/. The process runs as the image's unprivileged `node` user and is started
 # with `node` itself (not npm), so SIGTERM reaches it directly and it drains live calls.
+#
+# Both `npm ci` calls pass --ignore-scripts: package.json's `prepare` script (which builds on a
+# plain `npm ci` of a clone) would run before the sources are copied in stage 1, and would find
+# no TypeScript in stage 2. No dependency has an install script of its own
+# (test/ops/deploy-files.test.ts checks package-lock.json), so nothing else is skipped.
 
 FROM node:24-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
+RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build
@@ -18,7 +23,7 @@ ENV NODE_ENV=production \
     PORT=3000
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
 USER node
 EXPOSE 3000

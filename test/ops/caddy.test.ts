@@ -1,7 +1,9 @@
 /**
- * The shipped Caddyfile in front of the real app, with the real `caddy` binary: webhook and a full
- * media stream through it; the app sees the client address Caddy forwards and nothing a client
- * forges; /metrics is not reachable through it. Skipped when caddy is absent locally, FAILS in CI.
+ * The shipped Caddyfiles with the real `caddy` binary (Debian's 2.6.2 here and in CI): they load
+ * as shipped, a missing DOMAIN is named, the keep-calls-on-reload setting is opt-in where Caddy
+ * supports it; and the Caddyfile, unmodified, in front of the real app: webhook and a full media
+ * stream through it; the app sees the client address Caddy forwards and nothing a client forges;
+ * /metrics is not reachable through it. Skipped when caddy is absent locally, FAILS in CI.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
@@ -17,7 +19,7 @@ import { connectFakeTwilio, UpgradeRejectedError } from '../helpers/fake-twilio.
 import { captureLogs } from '../helpers/log-capture.js';
 import { TEST_OPENAI_KEY, TEST_SECRET, testConfig } from '../helpers/config.js';
 import { readFixture } from '../helpers/audio.js';
-import { CADDYFILE, caddyVersion, startCaddy, supportsStreamCloseDelay, type CaddyProcess } from './caddy-process.js';
+import { CADDYFILE, CADDYFILE_TWO_INSTANCES, caddyVersion, startCaddy, supportsStreamCloseDelay, type CaddyProcess } from './caddy-process.js';
 import { value } from './prom-text.js';
 import { signedWebhook } from '../helpers/webhook.js';
 import { expectRelayBothWays } from '../helpers/relay.js';
@@ -40,23 +42,74 @@ describe('caddy availability', () => {
 describe('the shipped Caddyfile', () => {
   it('has the directives the deployment relies on', () => {
     const text = readFileSync(CADDYFILE, 'utf8');
-    expect(text).toMatch(/^\{\$DOMAIN\} \{/m);
-    expect(text).toMatch(/reverse_proxy \{\$UPSTREAM:127\.0\.0\.1:3000\}/);
-    expect(text).toMatch(/^\s*stream_close_delay \d+[hm]\s*$/m);
+    // A missing DOMAIN falls back to a site address that cannot load and names the variable.
+    expect(text).toMatch(/^\{\$DOMAIN:DOMAIN-is-not-set:set-DOMAIN\} \{/m);
+    expect(text).toMatch(/reverse_proxy \{\$UPSTREAM:127\.0\.0\.1:3000\} \{\n\s*import \{\$CADDY_ON_RELOAD:close_calls_on_reload\}\n\s*\}/);
     expect(text).toMatch(/@metrics path \/metrics \/metrics\/\*\n\s*respond @metrics 404/);
     // No trusted_proxies: Caddy must not believe a client's X-Forwarded-For.
     expect(text).not.toMatch(/^\s*trusted_proxies/m);
   });
+});
 
-  it.runIf(version !== null && supportsStreamCloseDelay(version))('adapts as shipped (caddy >= 2.7)', () => {
-    const result = spawnSync('caddy', ['adapt', '--config', CADDYFILE, '--adapter', 'caddyfile'], {
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, DOMAIN: 'voice.example.com' },
+/** Both Caddyfiles: what `caddy validate` and `caddy adapt` say about them, as shipped. */
+describe.runIf(version !== null).each([
+  { name: 'Caddyfile', file: CADDYFILE },
+  { name: 'deploy/Caddyfile.two-instances', file: CADDYFILE_TWO_INSTANCES },
+])('$name with this machine\'s caddy', ({ file }) => {
+  const caddy = (verb: 'validate' | 'adapt' | 'fmt', env: Record<string, string>) =>
+    spawnSync('caddy', verb === 'fmt' ? ['fmt', file] : [verb, '--config', file, '--adapter', 'caddyfile'], {
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
       encoding: 'utf8',
+      timeout: 30_000,
     });
-    expect(result.stderr).not.toMatch(/Error/);
+
+  it('validates as shipped, with DOMAIN set and nothing else', () => {
+    const result = caddy('validate', { DOMAIN: 'voice.example.com' });
+    expect(result.stdout + result.stderr).toContain('Valid configuration');
+    expect(result.stderr).not.toMatch(/"level":"(warn|error)"/);
     expect(result.status).toBe(0);
-    expect(result.stdout).toContain('"stream_close_delay"');
   });
+
+  it('is formatted as `caddy fmt` writes it (else Caddy warns on every load)', () => {
+    const result = caddy('fmt', {});
+    expect(result.status).toBe(0);
+    expect(result.stdout).toBe(readFileSync(file, 'utf8'));
+  });
+
+  it('without DOMAIN, fails with an error that names DOMAIN', () => {
+    const result = caddy('validate', {});
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toMatch(/Error: .*DOMAIN-is-not-set/);
+  });
+
+  it('keeps calls open across a reload when CADDY_ON_RELOAD=keep_calls_on_reload, on Caddy 2.7+ only', () => {
+    const keep = { DOMAIN: 'voice.example.com', CADDY_ON_RELOAD: 'keep_calls_on_reload' };
+    if (supportsStreamCloseDelay(version!)) {
+      const result = caddy('adapt', keep);
+      expect(result.status).toBe(0);
+      expect(result.stdout).toContain('"stream_close_delay"');
+      expect(caddy('adapt', { DOMAIN: 'voice.example.com' }).stdout).not.toContain('stream_close_delay');
+    } else {
+      // Caddy 2.6 rejects the directive: that is why it is opt-in, and proves the snippet is used.
+      const result = caddy('validate', keep);
+      expect(result.status).not.toBe(0);
+      expect(result.stderr).toContain('unrecognized subdirective stream_close_delay');
+    }
+  });
+});
+
+it('the two Caddyfiles share their global options, snippets and /metrics block word for word', () => {
+  // Everything before the reverse_proxy line, comments and blank lines dropped.
+  const head = (file: string) => {
+    const text = readFileSync(file, 'utf8');
+    return text
+      .slice(0, text.indexOf('\treverse_proxy '))
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l !== '' && !l.startsWith('#'));
+  };
+  expect(head(CADDYFILE_TWO_INSTANCES)).toEqual(head(CADDYFILE));
+  expect(head(CADDYFILE).length).toBeGreaterThan(10);
 });
 
 describe.runIf(version !== null)('through Caddy (real caddy, real app)', () => {
@@ -79,11 +132,8 @@ describe.runIf(version !== null)('through Caddy (real caddy, real app)', () => {
     app.get('/test/ip', async (req) => ({ ip: req.ip }));
     await app.listen({ host: '127.0.0.1', port: 0 });
     const { port } = app.server.address() as { port: number };
-    caddy = await startCaddy({ upstream: `127.0.0.1:${port}`, version: version! });
-    if (caddy.strippedForOldCaddy) {
-      console.warn(`caddy ${version!.join('.')} < 2.7: running the Caddyfile without its stream_close_delay line`);
-    }
-  });
+    caddy = await startCaddy({ env: { UPSTREAM: `127.0.0.1:${port}` }, version: version! });
+  }, 60_000); // a real Caddy and app on a busy 2-core machine
 
   afterAll(async () => {
     await caddy?.stop();

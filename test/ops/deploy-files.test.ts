@@ -2,18 +2,18 @@
  * The Dockerfile, compose.yaml and systemd unit cannot be run here (no Docker engine, no systemd
  * as PID 1), so this checks what can be checked: the files the image copies exist and are not
  * excluded from the build context, the command it names runs the compiled server, its HEALTHCHECK
- * command works against a real server, and every stop timeout outlasts the drain.
+ * command works against a real server, every stop timeout outlasts the drain, the unit's
+ * ExecStart is a server that drains on SIGTERM, and `systemd-analyze verify` accepts the unit.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SERVER_JS, startServerProcess, type ServerProcess } from '../helpers/server-process.js';
+import { ROOT, SERVER_JS, startInPackageDir, startServerProcess, type ServerProcess } from '../helpers/server-process.js';
 import { testEnv, testConfig } from '../helpers/config.js';
 import { freePort } from './caddy-process.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const read = (name: string) => readFileSync(join(ROOT, name), 'utf8');
 const dockerfile = read('Dockerfile');
 /** Instructions with their continuation lines joined. */
@@ -45,7 +45,7 @@ describe('Dockerfile', () => {
     const froms = instructions.filter((l) => l.startsWith('FROM '));
     expect(froms).toEqual(['FROM node:24-slim AS build', 'FROM node:24-slim']);
     const final = instructions.slice(instructions.indexOf('FROM node:24-slim'));
-    expect(final).toContain('RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force');
+    expect(final).toContain('RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force');
     expect(final).toContain('COPY --from=build /app/dist ./dist');
     expect(final).toContain('USER node');
     expect(final).toContain('STOPSIGNAL SIGTERM');
@@ -75,8 +75,19 @@ describe('Dockerfile', () => {
   it('its CMD target is what `npm run build` produces and what package.json starts', () => {
     expect(existsSync(SERVER_JS)).toBe(true);
     const pkg = JSON.parse(read('package.json')) as { scripts: Record<string, string>; main: string };
-    expect(pkg.scripts.start).toBe('node dist/server.js');
+    expect(pkg.scripts.start).toBe('exec node dist/server.js');
     expect(pkg.main).toBe('dist/server.js');
+  });
+
+  it('skips install scripts safely: only the project has one (prepare), no dependency does', () => {
+    // Both stages run `npm ci --ignore-scripts` so that `prepare` (tsc) does not run there; a
+    // dependency with an install step (a native addon) would then be silently left unbuilt.
+    const npmCis = instructions.filter((l) => l.startsWith('RUN npm ci'));
+    expect(npmCis).toHaveLength(2);
+    for (const line of npmCis) expect(line).toContain('--ignore-scripts');
+    const lock = JSON.parse(read('package-lock.json')) as { packages: Record<string, { hasInstallScript?: boolean }> };
+    const withScripts = Object.entries(lock.packages).filter(([, p]) => p.hasInstallScript === true).map(([name]) => name);
+    expect(withScripts).toEqual([]);
   });
 
   it('its HEALTHCHECK command passes against a running server and fails when nothing listens', async () => {
@@ -89,14 +100,8 @@ describe('Dockerfile', () => {
   });
 });
 
-describe('stop timeouts outlast the drain', () => {
-  const minutes = (text: string, re: RegExp) => {
-    const m = re.exec(text);
-    expect(m, String(re)).not.toBeNull();
-    return Number(m![1]) * 60;
-  };
-
-  it('compose.yaml: the app (and Caddy) get longer than DRAIN_TIMEOUT_SECONDS', () => {
+describe('compose.yaml', () => {
+  it('gives the app (and Caddy) longer than DRAIN_TIMEOUT_SECONDS to stop', () => {
     const compose = read('compose.yaml');
     const graces = [...compose.matchAll(/stop_grace_period: (\d+)m/g)].map((m) => Number(m[1]) * 60);
     expect(graces.length).toBe(2);
@@ -106,13 +111,92 @@ describe('stop timeouts outlast the drain', () => {
     const caddyBlock = compose.slice(compose.indexOf('  caddy:'), compose.indexOf('  redis:'));
     expect(caddyBlock).toContain(`ipv4_address: ${trusted}`);
     expect(compose).toMatch(/profiles: \["redis"\]/);
+    // caddy:2 is 2.7+: it gets the keep-calls-on-reload snippet of the shipped Caddyfile.
+    expect(caddyBlock).toContain('image: caddy:2\n');
+    expect(caddyBlock).toContain('CADDY_ON_RELOAD: keep_calls_on_reload\n');
+    expect(caddyBlock).toContain('- ./Caddyfile:/etc/caddy/Caddyfile:ro\n');
+    expect(read('Caddyfile')).toMatch(/^\(keep_calls_on_reload\) \{\n\tstream_close_delay 1h\n\}$/m);
+  });
+});
+
+describe('the systemd unit (deploy/voice-bridge.service)', () => {
+  const UNIT = 'deploy/voice-bridge.service';
+  const unit = read(UNIT);
+  /** Key=value lines, comments dropped. */
+  const settings = unit
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => /^[A-Za-z]+=/.test(l));
+  const setting = (key: string) => settings.filter((l) => l.startsWith(`${key}=`)).map((l) => l.slice(key.length + 1));
+  const execStart = setting('ExecStart')[0]!.split(' ');
+
+  it('runs node itself, found on PATH (tarball in /usr/local/bin or a package in /usr/bin), never npm', () => {
+    expect(setting('ExecStart')).toEqual(['/usr/bin/env node dist/server.js']);
+    expect(setting('WorkingDirectory')).toEqual(['/opt/voice-bridge']);
+    expect(settings.filter((l) => l.includes('npm'))).toEqual([]);
+    expect(setting('Restart')).toEqual(['on-failure']);
   });
 
-  it('the systemd unit: npm start, restart on failure, TimeoutStopSec longer than the drain', () => {
-    const unit = read('deploy/voice-bridge.service');
-    expect(unit).toMatch(/^ExecStart=\/usr\/bin\/npm start$/m);
-    expect(unit).toMatch(/^Restart=on-failure$/m);
-    expect(unit).toMatch(/^KillMode=control-group$/m);
-    expect(minutes(unit, /^TimeoutStopSec=(\d+)min$/m)).toBeGreaterThan(DRAIN_DEFAULT_S);
+  it('stops by draining: SIGTERM to node alone (KillMode=mixed), SIGKILL only after the drain could have ended', () => {
+    expect(setting('KillMode')).toEqual(['mixed']);
+    expect(setting('KillSignal')).toEqual(['SIGTERM']);
+    const [timeout] = setting('TimeoutStopSec');
+    const seconds = Number(/^(\d+)min$/.exec(timeout!)?.[1]) * 60;
+    // The drain, then app.close() (up to 10 s in server.ts), then a margin.
+    expect(seconds).toBeGreaterThanOrEqual(DRAIN_DEFAULT_S + 10 + 30);
+  });
+
+  it('keeps its hardening, with nothing writable (the build happened at install)', () => {
+    for (const line of [
+      'NoNewPrivileges=true',
+      'ProtectSystem=strict',
+      'ProtectHome=true',
+      'PrivateTmp=true',
+      'ProtectKernelTunables=true',
+      'ProtectControlGroups=true',
+      'RestrictSUIDSGID=true',
+      'User=voicebridge',
+    ]) {
+      expect(settings, line).toContain(line);
+    }
+    expect(setting('ReadWritePaths')).toEqual([]);
+  });
+
+  it('its ExecStart, run from a package directory, is the server: ready, and SIGTERM to that PID drains and exits 0', async () => {
+    // /usr/bin/env execs node: the PID systemd signals is node's own, with no process between.
+    server = await startInPackageDir(execStart, testEnv());
+    expect(readFileSync(`/proc/${server.child.pid}/cmdline`, 'utf8').split('\0').filter(Boolean)).toEqual([
+      'node',
+      'dist/server.js',
+    ]);
+    expect((await fetch(`${server.baseUrl}/readyz`)).status).toBe(200);
+    server.child.kill('SIGTERM');
+    await server.waitForLine((r) => r.msg === 'drain finished');
+    expect(await server.exited).toEqual({ code: 0, signal: null });
+  });
+
+  /** systemd-analyze, its messages on stderr whatever the environment says (else the journal). */
+  const analyzeRun = (args: string[]) =>
+    spawnSync('systemd-analyze', args, { encoding: 'utf8', timeout: 30_000, env: { ...process.env, SYSTEMD_LOG_TARGET: 'console' } });
+  const analyze = analyzeRun(['--version']);
+  const haveAnalyze = analyze.status === 0;
+  it.runIf(!haveAnalyze && process.env.CI === 'true')('systemd-analyze must be installed in CI (.ci/run installs systemd)', () => {
+    expect.fail('systemd-analyze is not on PATH but CI=true');
+  });
+  it.runIf(haveAnalyze)('passes `systemd-analyze verify` with no warning', () => {
+    const result = analyzeRun(['verify', join(ROOT, UNIT)]);
+    expect(result.stderr + result.stdout).toBe('');
+    expect(result.status).toBe(0);
+  });
+  it.runIf(haveAnalyze)('(and verify does catch a broken unit, so the check above can fail)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vb-unit-'));
+    try {
+      const broken = join(dir, 'voice-bridge.service');
+      writeFileSync(broken, unit.replace(/^KillMode=mixed$/m, 'KillMode=mixd'));
+      const result = analyzeRun(['verify', broken]);
+      expect(result.stderr).toMatch(/kill mode/i);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
