@@ -11,7 +11,10 @@ import { fileURLToPath } from 'node:url';
 import { spawnBridge, type SpawnedBridge } from '../tools/sim/spawn-bridge.js';
 import type { BridgeStats } from './bench-bridge.js';
 
-export const BENCH_BRIDGE_ENTRY = fileURLToPath(new URL('./bench-bridge.js', import.meta.url));
+/** dist/dev/bench/, where the servers' compiled entries are (also when this module runs from source, under vitest). */
+const DIST_BENCH = import.meta.url.includes('/dist/dev/bench/') ? new URL('./', import.meta.url) : new URL('../dist/dev/bench/', import.meta.url);
+
+export const BENCH_BRIDGE_ENTRY = fileURLToPath(new URL('./bench-bridge.js', DIST_BENCH));
 
 /**
  * The servers the capacity benchmark can put under load: the bridge, and two baselines that speak
@@ -23,8 +26,8 @@ export type ServerKind = (typeof SERVERS)[number];
 
 export const SERVER_ENTRY: Readonly<Record<ServerKind, string>> = {
   bridge: BENCH_BRIDGE_ENTRY,
-  floor: fileURLToPath(new URL('./relay-floor.js', import.meta.url)),
-  naive: fileURLToPath(new URL('./relay-naive.js', import.meta.url)),
+  floor: fileURLToPath(new URL('./relay-floor.js', DIST_BENCH)),
+  naive: fileURLToPath(new URL('./relay-naive.js', DIST_BENCH)),
 };
 
 /** Limits raised so the guard's per-IP caps never stand in for the bridge's capacity (every call comes from 127.0.0.1). */
@@ -129,7 +132,8 @@ export function procCpuUs(pid: number): number {
 }
 
 export async function startBenchBridge(opts: StartBenchBridgeOptions): Promise<BenchBridge> {
-  const where = placeProcesses();
+  // Pinning also pins this process (the load generator): not when the caller asked for no pinning (tests).
+  const where = opts.pin === false ? null : placeProcesses();
   const entry = SERVER_ENTRY[opts.server ?? 'bridge'];
   if (!existsSync(entry)) throw new Error(`${entry} is missing: run "npx tsc -p tsconfig.tools.json"`);
   const proc = await spawnBridge({
@@ -137,7 +141,7 @@ export async function startBenchBridge(opts: StartBenchBridgeOptions): Promise<B
     realtimeUrl: opts.realtimeUrl,
     env: { ...BENCH_ENV, ...opts.env },
     nodeArgs: ['--expose-gc', ...(opts.nodeArgs ?? [])],
-    cpus: opts.pin === false ? undefined : (where.bridgeCpus ?? undefined),
+    cpus: where?.bridgeCpus ?? undefined,
   });
   const get = async <T>(path: string, method = 'GET'): Promise<T> => {
     const res = await fetch(`${proc.baseUrl}${path}`, { method, signal: AbortSignal.timeout(90_000) });

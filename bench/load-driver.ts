@@ -5,7 +5,7 @@
  * snapshot taken over IPC or locally, so capacity.ts treats both alike.
  */
 import { PhaseTicker } from '../tools/sim/ticker.js';
-import { startRealtimeStandIn, type RealtimeStandIn } from '../tools/sim/realtime-stand-in.js';
+import { startRealtimeStandIn, type RealtimeStandIn, type StandInOptions } from '../tools/sim/realtime-stand-in.js';
 import { Load } from './load.js';
 
 export interface LoadSnapshot {
@@ -76,9 +76,9 @@ export class LocalLoad implements LoadDriver {
     this.gapMs = gapMs;
   }
 
-  static async start(opts: LoadDriverOptions & { port?: number; reusePort?: boolean }): Promise<LocalLoad> {
+  static async start(opts: LoadDriverOptions & { port?: number; reusePort?: boolean; standIn?: Omit<StandInOptions, 'ticker' | 'port' | 'reusePort'> }): Promise<LocalLoad> {
     const ticker = new PhaseTicker();
-    const standIn = await startRealtimeStandIn({ ticker, port: opts.port, reusePort: opts.reusePort });
+    const standIn = await startRealtimeStandIn({ ...opts.standIn, ticker, port: opts.port, reusePort: opts.reusePort });
     return new LocalLoad(ticker, standIn, opts.gapMs);
   }
 
@@ -120,6 +120,11 @@ export class LocalLoad implements LoadDriver {
       maxAppendGapMs: this.standIn.maxAppendGapMs,
       maxMediaGapMs: load?.maxMediaGapMs() ?? 0,
     });
+  }
+
+  /** Sums of the live calls' counters (what the callers sent and received). */
+  totals(): ReturnType<Load['totals']> {
+    return this.load?.totals() ?? { framesSent: 0, mediaReceived: 0, bytesReceived: 0, marksReceived: 0, clears: 0 };
   }
 
   async hangUpAll(): Promise<void> {

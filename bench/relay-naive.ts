@@ -10,10 +10,8 @@
  * Not a bridge: no guard, no limits, no aggregation. It exists to say what a frame-by-frame relay
  * costs under the same load.
  */
-import type { IncomingMessage } from 'node:http';
-import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
-import { RelayCounters, realtimeUrl, startBaselineServer } from './baseline-server.js';
+import { isEntryPoint, RelayCounters, runBaselineProcess, type Relay } from './baseline-server.js';
 
 /** Largest Twilio message accepted, bytes (a media message is ~300). */
 const MAX_PAYLOAD = 64 * 1024;
@@ -30,11 +28,23 @@ interface RealtimeMessage {
   item_id?: string;
 }
 
-const counters = new RelayCounters();
-const upstreamUrl = realtimeUrl('relay-naive');
-const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: MAX_PAYLOAD });
+/** The naive relay, dialling `upstreamUrl`. */
+export function naiveRelay(upstreamUrl: string): Relay {
+  const counters = new RelayCounters();
+  const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: MAX_PAYLOAD });
+  const upstreams = new Set<WebSocket>();
+  return {
+    counters,
+    onStreamUpgrade: (req, socket, head) => wss.handleUpgrade(req, socket, head, (ws) => relay(ws, upstreamUrl, counters, upstreams)),
+    close() {
+      for (const ws of wss.clients) ws.terminate();
+      for (const ws of upstreams) ws.terminate();
+      wss.close();
+    },
+  };
+}
 
-function relay(twilio: WebSocket): void {
+function relay(twilio: WebSocket, upstreamUrl: string, counters: RelayCounters, upstreams: Set<WebSocket>): void {
   counters.live += 1;
   let streamSid: string | null = null;
   let latestMediaTimestamp = 0;
@@ -42,6 +52,7 @@ function relay(twilio: WebSocket): void {
   let lastAssistantItem: string | null = null;
   const markQueue: string[] = [];
   const upstream = new WebSocket(upstreamUrl, { perMessageDeflate: false, headers: { Authorization: 'Bearer sk-baseline' } });
+  upstreams.add(upstream);
 
   const toTwilio = (message: object): void => {
     twilio.send(JSON.stringify(message));
@@ -82,7 +93,10 @@ function relay(twilio: WebSocket): void {
     }
   });
   upstream.on('error', () => twilio.terminate());
-  upstream.once('close', () => twilio.close());
+  upstream.once('close', () => {
+    upstreams.delete(upstream);
+    twilio.close();
+  });
 
   twilio.on('message', (data: RawData) => {
     counters.twilioIn += 1;
@@ -112,8 +126,4 @@ function relay(twilio: WebSocket): void {
   });
 }
 
-startBaselineServer({
-  name: 'relay-naive',
-  counters,
-  onStreamUpgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => wss.handleUpgrade(req, socket, head, relay),
-});
+if (isEntryPoint(import.meta.url)) await runBaselineProcess('relay-naive', (url) => naiveRelay(url));
