@@ -24,6 +24,8 @@ export interface BenchArgs {
   readonly windowS: number | null;
   /** Load-generator processes for capacity ('auto': one per CPU after the bridge's when > 2 CPUs, else 1). */
   readonly generators: number | 'auto';
+  /** Longest wait for a quiet machine before each benchmark, s (null: 60, 3 with --quick). */
+  readonly settleS: number | null;
 }
 
 /** Which benchmarks run when --only is not given: --quick leaves the long ones out. */
@@ -66,6 +68,8 @@ Options:
                        (default 300,600, plus 1000 when the load is spread; "none" to skip)
   --latency-calls LIST latency: the call counts (default 500)
   --window S           measurement window per step, seconds
+  --settle S           wait at most S seconds for the other CPUs to go quiet before each
+                       benchmark (default 60, 3 with --quick)
   --generators K|auto  capacity load-generator processes (default auto: CPUs − 1 when there
                        are more than 2, else 1 = in this process)
   --profile            CPU-profile the bridge where a target is missed (default on, off with --quick)
@@ -100,6 +104,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs | string {
   let latencyCalls: number[] | null = null;
   let windowS: number | null = null;
   let generators: number | 'auto' = 'auto';
+  let settleS: number | null = null;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
     const eq = arg.indexOf('=');
@@ -154,6 +159,12 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs | string {
         windowS = v;
         break;
       }
+      case '--settle': {
+        const v = Number(value());
+        if (!(v >= 0 && v <= 600)) return '--settle takes seconds, 0–600';
+        settleS = v;
+        break;
+      }
       case '--generators': {
         const v = value();
         if (v === 'auto') generators = 'auto';
@@ -183,6 +194,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs | string {
     latencyCalls,
     windowS,
     generators,
+    settleS,
   };
 }
 

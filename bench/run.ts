@@ -88,7 +88,7 @@ async function main(): Promise<number> {
     log(`\n== ${name}`);
     progress.set(`${name}: waiting for the machine to settle`);
     // Other work on a shared machine skews lag and latency: give it up to a minute to settle.
-    const busy = await waitForQuiet(q ? 3_000 : 60_000);
+    const busy = args.settleS === 0 ? 0 : await waitForQuiet((args.settleS ?? (q ? 3 : 60)) * 1000);
     if (busy > 0.15) log(`  note: the machine is busy (a CPU at ${Math.round(busy * 100)} % before starting); figures may suffer`);
     progress.set(`${name}: running`);
     const startedAt = new Date().toISOString();

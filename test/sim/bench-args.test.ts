@@ -33,7 +33,9 @@ describe('npm run bench options', () => {
   });
 
   it('takes call counts, window and generator processes, and refuses nonsense with a readable message', () => {
-    const a = parse('--calls', '300,600,1000', '--baselines=none', '--latency-calls', '500', '--window', '8', '--generators', '15');
+    const a = parse('--calls', '300,600,1000', '--baselines=none', '--latency-calls', '500', '--window', '8', '--generators', '15', '--settle', '15');
+    expect(a.settleS).toBe(15);
+    expect(parse().settleS).toBeNull();
     expect(a.calls).toEqual([300, 600, 1000]);
     expect(a.baselines).toEqual([]);
     expect(a.latencyCalls).toEqual([500]);
@@ -53,7 +55,7 @@ describe('npm run bench options', () => {
     expect(parseBenchArgs(['--help'])).toBe('help');
     expect(parseBenchArgs(['-h'])).toBe('help');
     for (const name of BENCHMARKS) expect(HELP).toMatch(new RegExp(`^  ${name} `, 'm'));
-    for (const flag of ['--only', '--quick', '--write', '--out', '--calls', '--baselines', '--latency-calls', '--window', '--generators', '--profile', '--no-profile', '--report-only', '--no-write', '--help']) {
+    for (const flag of ['--only', '--quick', '--write', '--out', '--calls', '--baselines', '--latency-calls', '--window', '--settle', '--generators', '--profile', '--no-profile', '--report-only', '--no-write', '--help']) {
       expect(HELP, flag).toContain(flag);
     }
     expect(HELP).toContain('relay-floor.ts');
