@@ -90,7 +90,7 @@ export function renderMarkdown(r: Results): string {
     '',
   );
   out.push('## Machine', '');
-  out.push('The latest run ran on:', '');
+  out.push(r.runId !== undefined ? 'The latest run ran on:' : 'Measured on:', '');
   out.push(...mdTable(['CPU', 'cores', 'memory', 'Node', 'kernel'], [[m.cpuModel, m.cores, `${m.memoryGb} GB`, m.node, m.kernel]]), '');
   out.push(
     `Placement: ${r.placement}. CPU figures are the bridge process's own accounting (\`process.cpuUsage()\`, user + system, ` +
