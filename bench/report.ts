@@ -49,7 +49,7 @@ function profileSection(title: string, p: ProfileSummary | undefined): string[] 
   ];
 }
 
-function baselineSection(bridgeSteps: readonly CapacityStep[], baselines: readonly ServerRun[] | undefined, ratios: readonly CpuRatio[]): string[] {
+function baselineSection(bridgeSteps: readonly CapacityStep[], baselines: readonly ServerRun[] | undefined, ratios: readonly CpuRatio[], generators: number): string[] {
   if (!baselines || baselines.length === 0) return [];
   const out: string[] = ['### Against the baselines', ''];
   out.push(
@@ -58,7 +58,11 @@ function baselineSection(bridgeSteps: readonly CapacityStep[], baselines: readon
       '5 Twilio media and a prebuilt media per upstream message; no parsing, guard or bookkeeping) and a **naive 20 ms relay** ' +
       '(bench/relay-naive.ts, in the style of the public twilio-samples bridge: JSON.parse of every message, one append per ' +
       'Twilio media, one media + one mark per model delta). CPU is each process\'s own accounting. The ratio is the bridge\'s ' +
-      'CPU per call over the baseline\'s at the same call count in the same run.',
+      'CPU per call over the baseline\'s at the same call count in the same run.' +
+      (generators > 1
+        ? ` The load was spread over ${generators} generator processes, so the servers, not the generator, set the limits.`
+        : ' The load generator had one core here: where it saturated (its frames late, see "stopped because"), that server was ' +
+          'not stepped further and the ratio there is missing or indicative.'),
     '',
   );
   const rows: (string | number)[][] = [];
@@ -166,7 +170,7 @@ export function renderMarkdown(r: Results): string {
         `Load generator: ${(cap.generators ?? 1) > 1 ? `${cap.generators ?? 1} processes, one per CPU after the bridge's, sharing the stand-in port` : 'one process (callers and stand-in together)'}.`,
       '',
     );
-    out.push(...baselineSection(cap.steps, cap.baselines, cap.ratios ?? []));
+    out.push(...baselineSection(cap.steps, cap.baselines, cap.ratios ?? [], cap.generators ?? 1));
   }
 
   out.push('## 3. Added latency', '', runLine(r.latency, r), '');
