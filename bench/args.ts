@@ -81,7 +81,9 @@ Options:
 A progress line goes to stderr while it runs. Examples:
   npm run bench -- --quick
   npm run bench -- --only capacity --calls 300,600 --write
-  npm run bench -- --only capacity,latency --calls 300,600,1000 --latency-calls 500 --out /tmp/bench`;
+  npm run bench -- --only capacity,latency --calls 300,600,1000 --latency-calls 500 --out /tmp/bench
+On a many-core machine without registry access: bash bench/pack-for-device.sh here (packs Node,
+dist/dev and node_modules into .device/), then OUT=DIR bash bench/device-run.sh there.`;
 
 function counts(flag: string, value: string | undefined, allowNone: boolean): number[] | string {
   if (value === undefined) return `${flag} needs a value`;
