@@ -11,7 +11,24 @@ import { fileURLToPath } from 'node:url';
 import { spawnBridge, type SpawnedBridge } from '../tools/sim/spawn-bridge.js';
 import type { BridgeStats } from './bench-bridge.js';
 
-export const BENCH_BRIDGE_ENTRY = fileURLToPath(new URL('./bench-bridge.js', import.meta.url));
+/** dist/dev/bench/, where the servers' compiled entries are (also when this module runs from source, under vitest). */
+const DIST_BENCH = import.meta.url.includes('/dist/dev/bench/') ? new URL('./', import.meta.url) : new URL('../dist/dev/bench/', import.meta.url);
+
+export const BENCH_BRIDGE_ENTRY = fileURLToPath(new URL('./bench-bridge.js', DIST_BENCH));
+
+/**
+ * The servers the capacity benchmark can put under load: the bridge, and two baselines that speak
+ * just enough of both protocols to carry the same calls (bench/relay-floor.ts: the least a `ws`
+ * relay can do; bench/relay-naive.ts: a frame-by-frame relay in the style of the public sample).
+ */
+export const SERVERS = ['bridge', 'floor', 'naive'] as const;
+export type ServerKind = (typeof SERVERS)[number];
+
+export const SERVER_ENTRY: Readonly<Record<ServerKind, string>> = {
+  bridge: BENCH_BRIDGE_ENTRY,
+  floor: fileURLToPath(new URL('./relay-floor.js', DIST_BENCH)),
+  naive: fileURLToPath(new URL('./relay-naive.js', DIST_BENCH)),
+};
 
 /** Limits raised so the guard's per-IP caps never stand in for the bridge's capacity (every call comes from 127.0.0.1). */
 export const BENCH_ENV: Readonly<Record<string, string>> = {
@@ -25,12 +42,18 @@ export interface Placement {
   readonly bridgeCpus: string | null;
   /** CPU list this process was pinned to, or null. */
   readonly loadCpus: string | null;
+  /** The CPUs load-generator processes may each be pinned to (1 … n−1), empty when not pinned. */
+  readonly generatorCpus: readonly number[];
   readonly note: string;
 }
 
 let placement: Placement | null = null;
 
-/** Pins this process (the load generator, all threads) to the last CPU, once; the bridge gets CPU 0. */
+/**
+ * Pins this process (the load generator, all threads) once: on 2 CPUs to the last one, on more to
+ * CPUs 1 … n−1 (load-generator processes, see spread-load.ts, then take one each); the bridge
+ * gets CPU 0.
+ */
 export function placeProcesses(): Placement {
   if (placement) return placement;
   const n = cpus().length;
@@ -43,13 +66,24 @@ export function placeProcesses(): Placement {
     }
   })();
   if (!hasTaskset || n < 2) {
-    placement = { bridgeCpus: null, loadCpus: null, note: hasTaskset ? 'one CPU: bridge and load share it' : 'taskset not found (util-linux): processes not pinned' };
+    placement = { bridgeCpus: null, loadCpus: null, generatorCpus: [], note: hasTaskset ? 'one CPU: bridge and load share it' : 'taskset not found (util-linux): processes not pinned' };
     return placement;
   }
-  const loadCpus = String(n - 1);
+  const loadCpus = n === 2 ? '1' : `1-${n - 1}`;
   execFileSync('taskset', ['-a', '-p', '-c', loadCpus, String(process.pid)], { stdio: 'ignore' });
-  placement = { bridgeCpus: '0', loadCpus, note: `bridge pinned to CPU 0, load generator and Realtime stand-in to CPU ${loadCpus} (taskset)` };
+  const generatorCpus = Array.from({ length: n - 1 }, (_, i) => i + 1);
+  placement = { bridgeCpus: '0', loadCpus, generatorCpus, note: `bridge pinned to CPU 0, load generator and Realtime stand-in to CPU ${loadCpus} (taskset)` };
   return placement;
+}
+
+/** Pins process `pid` (all its threads) to `cpuList`; false when taskset is missing or refuses. */
+export function pin(pid: number, cpuList: string): boolean {
+  try {
+    execFileSync('taskset', ['-a', '-p', '-c', cpuList, String(pid)], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export interface BenchBridge {
@@ -68,6 +102,8 @@ export interface BenchBridge {
 
 export interface StartBenchBridgeOptions {
   readonly realtimeUrl: string;
+  /** Which server to run. @default 'bridge' */
+  readonly server?: ServerKind;
   readonly env?: Readonly<Record<string, string>>;
   /** Extra node flags (e.g. --cpu-prof). */
   readonly nodeArgs?: readonly string[];
@@ -96,14 +132,16 @@ export function procCpuUs(pid: number): number {
 }
 
 export async function startBenchBridge(opts: StartBenchBridgeOptions): Promise<BenchBridge> {
-  const where = placeProcesses();
-  if (!existsSync(BENCH_BRIDGE_ENTRY)) throw new Error(`${BENCH_BRIDGE_ENTRY} is missing: run "npx tsc -p tsconfig.tools.json"`);
+  // Pinning also pins this process (the load generator): not when the caller asked for no pinning (tests).
+  const where = opts.pin === false ? null : placeProcesses();
+  const entry = SERVER_ENTRY[opts.server ?? 'bridge'];
+  if (!existsSync(entry)) throw new Error(`${entry} is missing: run "npx tsc -p tsconfig.tools.json"`);
   const proc = await spawnBridge({
-    entry: BENCH_BRIDGE_ENTRY,
+    entry,
     realtimeUrl: opts.realtimeUrl,
     env: { ...BENCH_ENV, ...opts.env },
     nodeArgs: ['--expose-gc', ...(opts.nodeArgs ?? [])],
-    cpus: opts.pin === false ? undefined : (where.bridgeCpus ?? undefined),
+    cpus: where?.bridgeCpus ?? undefined,
   });
   const get = async <T>(path: string, method = 'GET'): Promise<T> => {
     const res = await fetch(`${proc.baseUrl}${path}`, { method, signal: AbortSignal.timeout(90_000) });

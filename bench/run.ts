@@ -1,17 +1,23 @@
 /**
- * `npm run bench [-- --only capacity,flood] [-- --quick] [-- --no-write]`: runs the benchmarks on
- * loopback, prints the headline table, merges the figures into bench/results.json and rewrites
- * BENCHMARKS.md from them. Each benchmark is bounded in time and traffic; the whole run takes
- * 10–15 minutes on 2 cores (about 2 with --quick). Where a target is missed, a CPU profile of the
+ * `npm run bench -- [options]` (see --help, bench/args.ts): runs the benchmarks on loopback,
+ * prints the headline table, and — only when asked — writes the figures: `--write` merges them
+ * into the committed bench/results.json and rewrites BENCHMARKS.md (sections not re-run are kept
+ * and marked as carried from their run), `--out DIR` writes this run's results.json and
+ * BENCHMARKS.md to DIR. Each benchmark is bounded in time and traffic; the whole run takes
+ * 10–15 minutes on 2 cores, under 2 with --quick. Where a target is missed, a CPU profile of the
  * bridge under that load says where the time goes.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { table } from '../tools/sim/format.js';
 import { machine, load1, waitForQuiet } from './machine.js';
 import { placeProcesses } from './harness.js';
-import { BENCHMARKS, headlines, type BenchName, type Results, type RunInfo } from './targets.js';
+import { headlines, machineLabel, withMachineStamped, type BenchName, type Results, type RunInfo } from './targets.js';
 import { renderMarkdown } from './report.js';
+import { generatorCount, HELP, parseBenchArgs } from './args.js';
+import { ProgressLine } from './progress.js';
 import { runMessageRate } from './message-rate.js';
 import { runCapacity } from './capacity.js';
 import { runLatency } from './latency.js';
@@ -25,98 +31,89 @@ const RESULTS_JSON = `${ROOT}bench/results.json`;
 const BENCHMARKS_MD = `${ROOT}BENCHMARKS.md`;
 const NOTES_MD = `${ROOT}bench/NOTES.md`;
 
-interface Args {
-  readonly only: BenchName[];
-  readonly quick: boolean;
-  readonly write: boolean;
-  readonly profile: boolean;
-  /** Only re-render BENCHMARKS.md from bench/results.json (after editing bench/NOTES.md). */
-  readonly reportOnly: boolean;
-}
-
-function parseArgs(argv: readonly string[]): Args | string {
-  let only: BenchName[] = [...BENCHMARKS];
-  let quick = false;
-  let write = true;
-  let profile = true;
-  let reportOnly = false;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i] as string;
-    if (a === '--quick') quick = true;
-    else if (a === '--no-write') write = false;
-    else if (a === '--no-profile') profile = false;
-    else if (a === '--report-only') reportOnly = true;
-    else if (a === '--only' || a.startsWith('--only=')) {
-      const list = (a === '--only' ? argv[++i] : a.slice(7)) ?? '';
-      const names = list.split(',').filter(Boolean);
-      const bad = names.filter((n) => !(BENCHMARKS as readonly string[]).includes(n));
-      if (names.length === 0 || bad.length > 0) return `--only takes a comma list of ${BENCHMARKS.join(', ')} (got "${list}")`;
-      only = names as BenchName[];
-    } else if (a === '--help' || a === '-h') return 'help';
-    else return `unknown option ${a}`;
-  }
-  return { only, quick, write, profile, reportOnly };
-}
-
-const USAGE = `usage: npm run bench -- [--only ${BENCHMARKS.join(',')}] [--quick] [--no-write] [--no-profile] [--report-only]`;
-
-function loadResults(): Results {
-  const fresh: Results = { machine: machine(), placement: '' };
-  if (!existsSync(RESULTS_JSON)) return fresh;
+/** The committed results as stored (machine and all): what --write merges into and --report-only renders. */
+function loadStored(): Results | null {
+  if (!existsSync(RESULTS_JSON)) return null;
   try {
-    return { ...(JSON.parse(readFileSync(RESULTS_JSON, 'utf8')) as Results), machine: machine() };
+    return JSON.parse(readFileSync(RESULTS_JSON, 'utf8')) as Results;
   } catch {
-    return fresh;
+    return null;
   }
 }
 
-/** BENCHMARKS.md: the generated figures, then the hand-written reading of them (bench/NOTES.md). */
-function writeReport(results: Results): void {
-  const notes = existsSync(NOTES_MD) ? `\n${readFileSync(NOTES_MD, 'utf8')}` : '';
-  writeFileSync(BENCHMARKS_MD, renderMarkdown(results) + notes);
+/** BENCHMARKS.md: the generated figures, then (for the committed file) the hand-written reading of them (bench/NOTES.md). */
+function renderReport(results: Results, withNotes: boolean): string {
+  const notes = withNotes && existsSync(NOTES_MD) ? `\n${readFileSync(NOTES_MD, 'utf8')}` : '';
+  return renderMarkdown(results) + notes;
 }
 
 async function main(): Promise<number> {
-  const args = parseArgs(process.argv.slice(2));
+  const args = parseBenchArgs(process.argv.slice(2));
   if (typeof args === 'string') {
     if (args === 'help') {
-      console.log(USAGE);
+      console.log(HELP);
       return 0;
     }
-    console.error(`bench: ${args}\n${USAGE}`);
+    console.error(`bench: ${args}\n(npm run bench -- --help lists the options)`);
     return 2;
   }
   if (args.reportOnly) {
-    writeReport(loadResults());
+    const stored = loadStored();
+    if (stored === null) {
+      console.error(`bench: ${RESULTS_JSON} is missing or unreadable`);
+      return 1;
+    }
+    writeFileSync(BENCHMARKS_MD, renderReport(stored, true));
     console.log(`wrote ${BENCHMARKS_MD} from ${RESULTS_JSON}`);
     return 0;
   }
   const q = args.quick;
   const log = (line: string): void => console.log(line);
+  const progress = new ProgressLine();
   const placement = placeProcesses();
-  const results = loadResults();
-  results.placement = placement.note;
+  const here = machine();
+  const generators = generatorCount(args.generators, here.cores);
+  const runId = `${new Date().toISOString()}-${randomBytes(3).toString('hex')}`;
+  // --write merges into the committed results (what is not re-run is carried, and marked so);
+  // otherwise the report holds this run only.
+  const stored = args.write ? loadStored() : null;
+  const results: Results = { ...(stored === null ? {} : withMachineStamped(stored)), machine: here, placement: placement.note, runId };
+  if (generators > 1) results.placement += `; capacity load spread over ${generators} generator processes (CPUs ${placement.generatorCpus.join(', ') || 'not pinned'})`;
   const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
   let failed = false;
-  log(`machine: ${results.machine.cpuModel} × ${results.machine.cores}, Node ${results.machine.node}; ${placement.note}`);
+  log(`machine: ${machineLabel(here)}; ${results.placement}`);
+  if (!args.write && args.out === null) log('(nothing will be written: --write updates BENCHMARKS.md and bench/results.json, --out DIR writes this run\'s report to DIR)');
 
   const step = async <T>(name: BenchName, run: () => Promise<T>, store: (info: RunInfo, result?: T) => void): Promise<T | undefined> => {
     log(`\n== ${name}`);
+    progress.set(`${name}: waiting for the machine to settle`);
     // Other work on a shared machine skews lag and latency: give it up to a minute to settle.
-    const busy = await waitForQuiet(q ? 10_000 : 60_000);
+    const busy = args.settleS === 0 ? 0 : await waitForQuiet((args.settleS ?? (q ? 3 : 60)) * 1000);
     if (busy > 0.15) log(`  note: the machine is busy (a CPU at ${Math.round(busy * 100)} % before starting); figures may suffer`);
+    progress.set(`${name}: running`);
     const startedAt = new Date().toISOString();
     const before = load1();
     const t0 = performance.now();
+    const info = (): RunInfo => ({
+      startedAt,
+      durationS: (performance.now() - t0) / 1000,
+      command,
+      quick: q,
+      load1Before: before,
+      load1After: load1(),
+      busyBefore: Math.round(busy * 100),
+      runId,
+      machine: machineLabel(here),
+    });
     try {
       const result = await run();
-      store({ startedAt, durationS: (performance.now() - t0) / 1000, command, quick: q, load1Before: before, load1After: load1(), busyBefore: Math.round(busy * 100) }, result);
+      store(info(), result);
       return result;
     } catch (err) {
       failed = true;
       const error = err instanceof Error ? err.message : String(err);
       log(`  failed: ${error}`);
-      store({ startedAt, durationS: (performance.now() - t0) / 1000, command, quick: q, load1Before: before, load1After: load1(), busyBefore: Math.round(busy * 100), error });
+      store({ ...info(), error });
       return undefined;
     }
   };
@@ -124,30 +121,40 @@ async function main(): Promise<number> {
   for (const name of args.only) {
     switch (name) {
       case 'message-rate':
-        await step(name, () => runMessageRate({ calls: q ? 10 : 20, seconds: q ? 15 : 25, log }), (info, result) => (results[name] = { ...info, result }));
+        await step(name, () => runMessageRate({ calls: 10 * (q ? 1 : 2), seconds: q ? 10 : 25, log }), (info, result) => (results[name] = { ...info, result }));
         break;
-      case 'capacity':
+      case 'capacity': {
+        const ladder = q ? [100, 200] : [50, 100, 150, 200, 300, 400, 500, 600, 700, 1000, 1300, 1600];
+        const baselines = args.baselines ?? args.calls ?? (q ? [100, 200] : generators > 1 ? [300, 600, 1000] : [300, 600]);
         await step(
           name,
           () =>
             runCapacity({
-              steps: q ? [50, 100, 200] : [50, 100, 150, 200, 300, 400, 500, 700, 1000, 1300, 1600],
-              windowS: q ? 5 : 10,
-              rampPerSecond: 100,
+              steps: args.calls ?? ladder,
+              baselineSteps: baselines,
+              windowS: args.windowS ?? (q ? 4 : 10),
+              rampPerSecond: generators > 1 ? 200 : 100,
+              generators,
+              generatorCpus: placement.generatorCpus,
               log,
+              progress: (what) => progress.set(what),
             }),
           (info, result) => (results[name] = { ...info, result }),
         );
         break;
+      }
       case 'latency': {
         // 500 calls is the issue's load; when one core carries fewer, also measure at half of what it carries.
         const carried = results.capacity?.result?.maxCalls ?? 0;
-        const loads = q ? [100] : carried > 0 && carried < 1000 ? [500, Math.max(50, Math.floor(carried / 2))] : [500];
+        const loads = args.latencyCalls ?? (q ? [100] : carried > 0 && carried < 1000 ? [500, Math.max(50, Math.floor(carried / 2))] : [500]);
         await step(
           name,
           async () => {
             const out = [];
-            for (const calls of loads) out.push(await runLatency({ calls, windowS: q ? 10 : 20, rampPerSecond: 100, log }));
+            for (const calls of loads) {
+              progress.set(`latency: ${calls} calls`);
+              out.push(await runLatency({ calls, windowS: args.windowS ?? (q ? 5 : 20), rampPerSecond: 100, log }));
+            }
             return out;
           },
           (info, result) => (results[name] = { ...info, result }),
@@ -162,13 +169,18 @@ async function main(): Promise<number> {
           async () => {
             const out: FloodBenchResult[] = [];
             const opts = { calls: q ? 50 : 100, seconds: q ? 3 : 10, ips: 200, concurrency: 256, log };
+            progress.set('flood: the bare node:http floor');
             floor = await runFloodFloor({ seconds: q ? 3 : 5, ips: opts.ips, concurrency: opts.concurrency });
             log(`  floor (bare node:http answering a prebuilt 403): ${Math.round(floor.answeredPerS)}/s, ${floor.cpuUsPerRefusal.toFixed(1)} µs per refusal`);
+            progress.set('flood: the bridge, in-memory guard');
             const memory = await runFloodBench({ ...opts, store: 'memory' });
             out.push(memory);
             if (!memory.guardInstalled) skipped.push('Redis store: not run — the guard is not installed in the app yet (every refusal was the interim 401); the code is ready (REDIS_URL=redis://127.0.0.1:6379).');
             else if (!(await redisAvailable())) skipped.push('Redis store: not run — no Redis answering at 127.0.0.1:6379.');
-            else out.push(await runFloodBench({ ...opts, store: 'redis' }));
+            else {
+              progress.set('flood: the bridge, Redis guard');
+              out.push(await runFloodBench({ ...opts, store: 'redis' }));
+            }
             return out;
           },
           (info, result) => (results[name] = { ...info, result, skipped, floor }),
@@ -192,9 +204,11 @@ async function main(): Promise<number> {
     }
   }
 
-  const missed = headlines(results).filter((h) => h.met === false);
+  // Profile only what this run measured and missed.
+  const missed = headlines(results).filter((h) => h.met === false && h.source?.runId === runId);
   if (args.profile && missed.length > 0) {
     log('\n== profiles (targets missed: where does the time go?)');
+    progress.set('profiles: where the time goes');
     const profiles: NonNullable<Results['profiles']> = { capturedAt: new Date().toISOString() };
     if (missed.some((h) => !h.benchmark.startsWith('4 flood'))) {
       const calls = Math.min(200, Math.max(50, results.capacity?.result?.maxCalls ?? 100));
@@ -207,13 +221,21 @@ async function main(): Promise<number> {
     }
     results.profiles = profiles;
   }
+  progress.stop();
 
   log('');
-  const rows = headlines(results).map((h) => [h.benchmark, h.figure, h.value, h.target, h.met === null ? '—' : h.met ? 'yes' : 'NO']);
-  for (const line of table(['benchmark', 'figure', 'measured', 'target', 'met'], rows, [0, 1, 2, 3, 4])) log(line);
+  const rows = headlines(results).map((h) => [h.benchmark, h.figure, h.value, h.target, h.met === null ? '—' : h.met ? 'yes' : 'NO', h.source?.runId === runId ? '' : 'carried']);
+  for (const line of table(['benchmark', 'figure', 'measured', 'target', 'met', ''], rows, [0, 1, 2, 3, 4, 5])) log(line);
+  if (args.out !== null) {
+    const dir = resolve(args.out);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'results.json'), JSON.stringify(results, null, 2) + '\n');
+    writeFileSync(join(dir, 'BENCHMARKS.md'), renderReport(results, false));
+    log(`\nwrote ${join(dir, 'results.json')} and ${join(dir, 'BENCHMARKS.md')}`);
+  }
   if (args.write) {
     writeFileSync(RESULTS_JSON, JSON.stringify(results, null, 2) + '\n');
-    writeReport(results);
+    writeFileSync(BENCHMARKS_MD, renderReport(results, true));
     log(`\nwrote ${BENCHMARKS_MD} and ${RESULTS_JSON}`);
   }
   return failed ? 1 : 0;

@@ -25,11 +25,51 @@ export interface RunInfo {
   /** Busiest CPU's use by other work just before starting, %. */
   readonly busyBefore?: number;
   readonly error?: string;
+  /** The invocation that measured it (Results.runId of that run); absent in older results. */
+  readonly runId?: string;
+  /** Where it was measured ("CPU model × cores, Node version"); absent in older results. */
+  readonly machine?: string;
+}
+
+/** Short machine description kept with each section, so carried figures say where they came from. */
+export function machineLabel(m: Machine): string {
+  return `${m.cpuModel} × ${m.cores}, Node ${m.node}`;
+}
+
+/**
+ * How a section's figures relate to the report: measured in its latest run, or carried from an
+ * earlier run (with that run's date and machine). Older results without run ids say only when.
+ */
+export function runLabel(info: RunInfo | undefined, r: Pick<Results, 'runId' | 'machine'>): string {
+  if (!info) return 'not run';
+  if (r.runId !== undefined && info.runId === r.runId) return 'this run';
+  const when = `${info.startedAt.slice(0, 16).replace('T', ' ')} UTC`;
+  const where = info.machine ?? machineLabel(r.machine);
+  return r.runId !== undefined ? `carried: ${when}, ${where}` : `${when}, ${where}`;
+}
+
+/** Sections of older results say where they were measured (the file's machine) before another machine's run is merged in. */
+export function withMachineStamped(stored: Results): Results {
+  const out: Results = { ...stored };
+  const where = machineLabel(stored.machine);
+  for (const name of BENCHMARKS) {
+    const section = out[name];
+    if (section !== undefined && section.machine === undefined) (out as unknown as Record<string, RunInfo>)[name] = { ...section, machine: where };
+  }
+  return out;
+}
+
+/** Whether a section was carried from an earlier run than the report's latest. */
+export function isCarried(info: RunInfo | undefined, r: Pick<Results, 'runId'>): boolean {
+  return info !== undefined && r.runId !== undefined && info.runId !== r.runId;
 }
 
 export interface Results {
+  /** The machine and placement of the latest run (each section keeps its own machine). */
   machine: Machine;
   placement: string;
+  /** Id of the latest run that measured anything (sections of other runs are carried). */
+  runId?: string;
   'message-rate'?: RunInfo & { result?: MessageRateResult };
   capacity?: RunInfo & { result?: CapacityResult };
   latency?: RunInfo & { result?: LatencyResult[] };
@@ -46,6 +86,8 @@ export interface Headline {
   readonly target: string;
   /** null: no target, or not measured. */
   readonly met: boolean | null;
+  /** The section it comes from (whose run, when, where). */
+  readonly source?: RunInfo;
 }
 
 const f1 = (v: number): string => v.toFixed(1);
@@ -66,6 +108,10 @@ export function soakHandlesOk(r: SoakResult): boolean {
 
 export function headlines(results: Results): Headline[] {
   const rows: Headline[] = [];
+  const from = (source: RunInfo | undefined, start: number): void => {
+    for (let i = start; i < rows.length; i++) rows[i] = { ...(rows[i] as Headline), source };
+  };
+  let mark = 0;
   const rate = results['message-rate']?.result;
   if (rate) {
     rows.push({ benchmark: '1 message rate', figure: 'to Realtime, per s of audio (appends + control)', value: f2(rate.toRealtimePerS), target: '≤ 10.5', met: rate.toRealtimePerS <= 10.5 });
@@ -77,6 +123,8 @@ export function headlines(results: Results): Headline[] {
       met: rate.toTwilioPerS <= 10.5,
     });
   }
+  from(results['message-rate'], mark);
+  mark = rows.length;
   const cap = results.capacity?.result;
   if (cap) {
     const best = cap.steps.filter((s) => s.stop === null).at(-1);
@@ -85,13 +133,34 @@ export function headlines(results: Results): Headline[] {
       rows.push({ benchmark: '2 capacity', figure: `CPU per call at ${best.calls} calls`, value: `${best.cpuPctPerCall.toFixed(3)} % of a core`, target: '—', met: null });
       rows.push({ benchmark: '2 capacity', figure: 'RSS / heap per call', value: `${int(best.rssKbPerCall)} kB / ${int(best.heapKbPerCall)} kB`, target: '—', met: null });
     }
+    for (const r of cap.ratios ?? []) {
+      const suspect = r.note ? ' ¹' : '';
+      rows.push({
+        benchmark: '2 capacity',
+        figure: `CPU per call at ${int(r.calls)} calls ÷ the floor relay's (same run)`,
+        value: r.vsFloor === null ? 'not measured' : `${f2(r.vsFloor)}×${suspect}`,
+        target: '≤ 1.2×',
+        met: r.vsFloor === null ? null : r.vsFloor <= 1.2,
+      });
+      rows.push({
+        benchmark: '2 capacity',
+        figure: `CPU per call at ${int(r.calls)} calls ÷ the naive 20 ms relay's (same run)`,
+        value: r.vsNaive === null ? `not measured${r.naive === null && r.bridge !== null ? ' (naive relay saturated before)' : ''}` : `${f2(r.vsNaive)}×${suspect}`,
+        target: '—',
+        met: null,
+      });
+    }
   }
+  from(results.capacity, mark);
+  mark = rows.length;
   for (const lat of results.latency?.result ?? []) {
     const under = `at ${lat.calls} calls`;
     rows.push({ benchmark: '3 latency', figure: `model delta → Twilio media, p99 ${under}`, value: `${f2(lat.deltaToMedia.p99)} ms`, target: '< 5 ms', met: lat.deltaToMedia.p99 < 5 });
     rows.push({ benchmark: '3 latency', figure: `speech_started → clear, p99 ${under}`, value: `${f2(lat.speechToClear.p99)} ms`, target: '< 5 ms', met: lat.speechToClear.p99 < 5 });
     rows.push({ benchmark: '3 latency', figure: `caller frame → append, p99 ${under}`, value: `${f2(lat.callerToAppend.p99)} ms`, target: '(≤ 100 ms window by design)', met: null });
   }
+  from(results.latency, mark);
+  mark = rows.length;
   for (const fl of results.flood?.result ?? []) {
     rows.push({
       benchmark: `4 flood (${fl.store})`,
@@ -103,6 +172,8 @@ export function headlines(results: Results): Headline[] {
     const gap = Math.max(fl.maxAppendGapMs, fl.maxMediaGapMs);
     rows.push({ benchmark: `4 flood (${fl.store})`, figure: `worst live-call gap during the flood (${fl.liveCalls} calls)`, value: `${int(gap)} ms`, target: '≤ 150 ms', met: gap <= 150 });
   }
+  from(results.flood, mark);
+  mark = rows.length;
   const soak = results.soak?.result;
   if (soak) {
     rows.push({
@@ -120,6 +191,8 @@ export function headlines(results: Results): Headline[] {
       met: soakHandlesOk(soak),
     });
   }
+  from(results.soak, mark);
+  mark = rows.length;
   const fa = results['first-audio']?.result;
   if (fa) {
     rows.push({
@@ -130,6 +203,7 @@ export function headlines(results: Results): Headline[] {
       met: null,
     });
   }
+  from(results['first-audio'], mark);
   return rows;
 }
 

@@ -8,6 +8,7 @@
  * (test/helpers/fake-realtime.ts is the recording fake for assertions; this is its load twin.)
  */
 import type { AddressInfo } from 'node:net';
+import { createServer, type Server } from 'node:http';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { readFixture } from '../../test/helpers/audio.js';
 import { PhaseTicker, type TickTask } from './ticker.js';
@@ -28,6 +29,12 @@ export interface StandInOptions {
   readonly probe?: LatencyProbe;
   /** @default 0 (any free port) */
   readonly port?: number;
+  /**
+   * Share `port` with other processes' stand-ins (SO_REUSEPORT, Linux): the kernel spreads the
+   * bridge's upstream connections over them (the benchmark's load spread over several cores).
+   * @default false
+   */
+  readonly reusePort?: boolean;
   /** Largest client message accepted, bytes. Appends are ~1.1 KB; session.update a few KB. @default 1 MiB */
   readonly maxPayload?: number;
   /** Told about each connection's events as they happen (the demo's timeline). */
@@ -89,6 +96,8 @@ export class RealtimeStandIn {
   readonly ticker: PhaseTicker;
   private readonly ownTicker: boolean;
   private readonly wss: WebSocketServer;
+  /** Our own HTTP server when listening with reusePort (ws owns it otherwise). */
+  private readonly httpServer: Server | null = null;
   private readonly live = new Set<StandInConnection>();
   private closedGapMax = 0;
   private eventId = 0;
@@ -105,22 +114,31 @@ export class RealtimeStandIn {
     }
     this.ownTicker = opts.ticker === undefined;
     this.ticker = opts.ticker ?? new PhaseTicker();
-    this.wss = new WebSocketServer({
-      host: '127.0.0.1',
-      port: opts.port ?? 0,
-      path: PATH,
-      perMessageDeflate: false,
-      maxPayload: opts.maxPayload ?? 1024 * 1024,
-    });
+    const common = { path: PATH, perMessageDeflate: false, maxPayload: opts.maxPayload ?? 1024 * 1024 };
+    if (opts.reusePort) {
+      // ws listens without SO_REUSEPORT: bring our own server and listen with it.
+      this.httpServer = createServer((_req, res) => res.writeHead(426).end());
+      this.wss = new WebSocketServer({ ...common, server: this.httpServer });
+    } else {
+      this.wss = new WebSocketServer({ ...common, host: '127.0.0.1', port: opts.port ?? 0 });
+    }
     this.wss.on('connection', (ws) => this.onConnection(ws));
   }
 
   async listen(): Promise<void> {
-    await new Promise<void>((resolve, reject) => {
-      this.wss.once('listening', resolve);
-      this.wss.once('error', reject);
-    });
-    this.port = (this.wss.address() as AddressInfo).port;
+    const server = this.httpServer;
+    if (server !== null) {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen({ host: '127.0.0.1', port: this.opts.port ?? 0, reusePort: true }, resolve);
+      });
+    } else {
+      await new Promise<void>((resolve, reject) => {
+        this.wss.once('listening', resolve);
+        this.wss.once('error', reject);
+      });
+    }
+    this.port = ((server ?? this.wss).address() as AddressInfo).port;
     this.url = `ws://127.0.0.1:${this.port}${PATH}`;
   }
 
@@ -134,6 +152,8 @@ export class RealtimeStandIn {
   async close(): Promise<void> {
     for (const c of this.live) c.socket.terminate();
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+    const server = this.httpServer;
+    if (server !== null) await new Promise<void>((resolve) => server.close(() => resolve()));
     if (this.ownTicker) this.ticker.stop();
   }
 
