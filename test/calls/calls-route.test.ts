@@ -11,6 +11,7 @@ import { MAX_REPLY_BYTES } from '../../src/calls/twilio-rest.js';
 import Fastify from 'fastify';
 import { PLACED_UNREADABLE_DETAIL, registerCallsRoute } from '../../src/calls/calls-route.js';
 import { PendingGreetings } from '../../src/calls/greetings.js';
+import { expectNoUnhandledRejections } from '../helpers/unhandled.js';
 
 const ACCOUNT_SID = 'AC' + '1'.repeat(32);
 const API_TOKEN = 'calls-api-token-for-tests-0123456789';
@@ -199,16 +200,7 @@ describe('POST /calls', () => {
 });
 
 describe('POST /calls when Twilio misbehaves', () => {
-  const unhandled: unknown[] = [];
-  const onUnhandled = (reason: unknown) => unhandled.push(reason);
-  beforeEach(() => {
-    unhandled.length = 0;
-    process.on('unhandledRejection', onUnhandled);
-  });
-  afterEach(() => {
-    process.off('unhandledRejection', onUnhandled);
-    expect(unhandled).toEqual([]);
-  });
+  expectNoUnhandledRejections();
 
   const placedUnread = { status: 'placed', callSid: null, detail: PLACED_UNREADABLE_DETAIL };
   const cases: [string, Misbehaviour, number, Record<string, unknown>][] = [

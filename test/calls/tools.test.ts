@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { startBridge, type Bridge } from '../helpers/bridge.js';
 import { readFixture } from '../helpers/audio.js';
 import { TEST_AUTH_TOKEN } from '../helpers/config.js';
@@ -7,6 +7,7 @@ import type { RestFailure } from '../../src/calls/twilio-rest.js';
 import type { FakeRealtimeConnection } from '../helpers/fake-realtime.js';
 import type { FakeTwilioCall } from '../helpers/fake-twilio.js';
 import { until } from '../helpers/until.js';
+import { expectNoUnhandledRejections } from '../helpers/unhandled.js';
 
 const ACCOUNT_SID = 'AC' + '2'.repeat(32);
 const TRANSFER_NUMBER = '+15557654321';
@@ -206,16 +207,7 @@ describe('other tool calls', () => {
 });
 
 describe('when Twilio misbehaves', () => {
-  const unhandled: unknown[] = [];
-  const onUnhandled = (reason: unknown) => unhandled.push(reason);
-  beforeEach(() => {
-    unhandled.length = 0;
-    process.on('unhandledRejection', onUnhandled);
-  });
-  afterEach(() => {
-    process.off('unhandledRejection', onUnhandled);
-    expect(unhandled).toEqual([]);
-  });
+  expectNoUnhandledRejections();
 
   const failures: [string, Misbehaviour, RestFailure][] = [
     ['a 500 HTML page', { kind: 'raw', status: 500, body: '<html>oops</html>', contentType: 'text/html' }, 'refused'],
