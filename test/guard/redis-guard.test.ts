@@ -56,7 +56,7 @@ describe.skipIf(skipRedis)('guard with Redis', () => {
     expect((await upgrade(a.h, '/twilio/stream/junk', { from: '127.0.0.60' })).status).toBe(401);
     const onB = await upgrade(b.h, '/twilio/stream/junk', { from: '127.0.0.60' });
     expect([onB.status, onB.body?.reason, onB.headers['retry-after']]).toEqual([403, 'cooldown', '30']);
-    expect((await httpCall(b.h, 'GET', '/healthz', { from: '127.0.0.60' })).status).toBe(403);
+    expect((await httpCall(b.h, 'GET', '/probe', { from: '127.0.0.60' })).status).toBe(403);
 
     const { token } = tokenFor(a.h);
     const first = await upgrade(a.h, `/twilio/stream/${token}`, { from: '127.0.0.61' });
@@ -78,7 +78,7 @@ describe.skipIf(skipRedis)('guard with Redis', () => {
     const again = await upgrade(a.h, '/twilio/stream/junk', { from: '127.0.0.67' });
     expect([again.status, again.body?.reason, again.headers['retry-after']]).toEqual([403, 'cooldown', '30']);
     expect(a.h.seen).toHaveLength(1);
-    expect((await httpCall(a.h, 'GET', '/healthz', { from: '127.0.0.67' })).status).toBe(403);
+    expect((await httpCall(a.h, 'GET', '/probe', { from: '127.0.0.67' })).status).toBe(403);
     expect(asked).toBe(0);
     // A valid call from that address is still admitted (through the hook, which asks Redis for the token).
     const ok = await upgrade(a.h, `/twilio/stream/${tokenFor(a.h).token}`, { from: '127.0.0.67' });
@@ -164,6 +164,6 @@ describe.skipIf(skipRedis)('guard with Redis', () => {
     expect(waited).toBeGreaterThanOrEqual(45); // it waited for the deadline…
     expect(waited).toBeLessThan(5_000); // …and not for Redis (a liveness bound, not a benchmark)
     expect(a.h.guard.healthy).toBe(false);
-    expect((await httpCall(a.h, 'GET', '/healthz', { from: '127.0.0.66' })).status).toBe(403);
+    expect((await httpCall(a.h, 'GET', '/probe', { from: '127.0.0.66' })).status).toBe(403);
   });
 });
