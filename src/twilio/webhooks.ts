@@ -66,6 +66,14 @@ export function registerWebhooks(app: FastifyInstance, opts: WebhookOptions): vo
         return;
       }
       const log = request.log.child({ callSid });
+      // Twilio signatures carry no timestamp, so a captured webhook can be replayed: for a call
+      // that is already streaming, mint nothing (its stream would get 409 anyway) and open no
+      // pre-warmed upstream session for it.
+      if (registry.isStreaming(callSid)) {
+        log.warn({ direction }, 'webhook for a call that is already streaming refused (a replayed request?)');
+        void reply.code(409).send({ error: 'Conflict', reason: 'call_live' });
+        return;
+      }
       const unavailable = registry.canServeNewCall();
       if (unavailable) {
         log.warn({ reason: unavailable, direction }, 'call refused with spoken TwiML');

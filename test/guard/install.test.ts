@@ -246,6 +246,22 @@ describe('client IP', () => {
   });
 });
 
+describe('client IP: forwarded values that are not IPs', () => {
+  it('are never a guard key: the trusted proxy that forwarded them is judged, so rotating them buys nothing', async () => {
+    const h = await harness({ env: { TRUST_PROXY: '127.0.0.34' } });
+    const via = (xff: string) => ({ from: '127.0.0.34', headers: { 'x-forwarded-for': xff } });
+    expect((await upgrade(h, '/twilio/stream/junk', via('garbage-1'))).status).toBe(401);
+    // Another made-up value is the same key: still in the cooldown the first one earned.
+    const again = await upgrade(h, '/twilio/stream/junk', via('not-an-ip-2'));
+    expect([again.status, again.body?.reason]).toEqual([403, 'cooldown']);
+    expect((await httpCall(h, 'GET', '/probe', via('unknown'))).status).toBe(403);
+    // Real client addresses behind the same proxy are their own keys, unaffected.
+    expect((await httpCall(h, 'GET', '/probe', via('198.51.100.8'))).status).toBe(200);
+    const cooldown = h.logs.records().find((r) => r.msg === 'guard cooldown');
+    expect(cooldown?.ip).toBe('127.0.0.34');
+  });
+});
+
 describe('logs', () => {
   it('never carry the token or the secret; IPs only at debug, hashed at info', async () => {
     const h = await harness();
