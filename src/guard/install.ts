@@ -306,9 +306,9 @@ export function installGuard(app: FastifyInstance, opts: GuardOptions): Guard {
 
   app.addHook('preHandler', (request, reply) => webhooks.verify(request, reply));
 
-  app.addHook('onResponse', (request, reply, done) => {
+  app.addHook('onResponse', (request, _reply, done) => {
     destroyUpgradeSocket(request.raw);
-    webhooks.settle(request, reply);
+    webhooks.settle(request);
     done();
   });
 

@@ -8,8 +8,9 @@
  * there and judged in preHandler, once its body is parsed (bounded by BODY_LIMIT_BYTES and the
  * request timeout): a signature that verifies passes untouched (no store call, no count); one
  * that fails counts against its address exactly like a bad stream token (budget, flood rule,
- * cooldown, escalation) and is refused before the route runs. A request set aside whose body
- * never parses (413, 415, 400) is counted the same way when it is answered.
+ * cooldown, escalation) and is refused before the route runs. A request set aside that never
+ * reaches preHandler (a body too large or malformed, the request timeout, a client that left)
+ * is counted the same way when it closes.
  *
  * "Looks signed" is cheap and strict: a POST under the webhook prefix, a form body (all Twilio
  * sends), a header shaped like a signature, and signature checks on (TWILIO_AUTH_TOKEN). Anything
@@ -62,8 +63,8 @@ export interface SignedWebhookGate {
   setAside(request: FastifyRequest): boolean;
   /** preHandler: verifies a request set aside; a failure is counted and refused here. */
   verify(request: FastifyRequest, reply: FastifyReply): Promise<void>;
-  /** onResponse: a request set aside but answered before preHandler is counted as a failure. */
-  settle(request: FastifyRequest, reply: FastifyReply): void;
+  /** onResponse: a request set aside but answered before preHandler counts as a failure. */
+  settle(request: FastifyRequest): void;
 }
 
 export function signedWebhookGate(opts: SignedWebhookGateOptions): SignedWebhookGate {
@@ -73,8 +74,21 @@ export function signedWebhookGate(opts: SignedWebhookGateOptions): SignedWebhook
   /** An attacker triggers this line at will: once per address per minute (log-throttle.ts). */
   const lines = new LogThrottle();
 
-  /** Counts a failed signature against its address like a bad token; refuses it when `answer`. */
-  async function reject(request: FastifyRequest, reply: FastifyReply, reason: SignatureRejection, answer: boolean): Promise<void> {
+  /**
+   * A request set aside that is over (answered or closed) without reaching preHandler: a body
+   * too large or malformed, the request timeout, a client that left. Its signature cannot have
+   * verified, so it counts as one that failed. Idempotent.
+   */
+  function settle(request: FastifyRequest): void {
+    if (setAside.get(request) !== 'pending') return;
+    setAside.set(request, 'judged');
+    reject(request, undefined, 'bad_signature').catch((err: unknown) => {
+      request.log.error({ err }, 'guard: counting an unverified signature failed');
+    });
+  }
+
+  /** Counts a failed signature against its address like a bad token; refuses it when there is a `reply` to send. */
+  async function reject(request: FastifyRequest, reply: FastifyReply | undefined, reason: SignatureRejection): Promise<void> {
     const ip = opts.ipOf(request);
     const now = Math.floor(opts.clock());
     const verdict = await opts.store.attempt(ip, agentKey(ip, request.headers['user-agent']), now, true);
@@ -87,7 +101,7 @@ export function signedWebhookGate(opts: SignedWebhookGateOptions): SignedWebhook
         'webhook signature rejected (check PUBLIC_URL matches the URL configured in Twilio)',
       );
     }
-    if (answer) verdicts.say({ request, reply, ip, now }, refusal);
+    if (reply !== undefined) verdicts.say({ request, reply, ip, now }, refusal);
     else verdicts.count(reason);
   }
 
@@ -95,6 +109,8 @@ export function signedWebhookGate(opts: SignedWebhookGateOptions): SignedWebhook
     setAside(request) {
       if (!looksSigned(request, authToken, opts.prefix)) return false;
       setAside.set(request, 'pending');
+      // A request cut off before preHandler gets no onResponse: its close settles it.
+      request.raw.once('close', () => settle(request));
       return true;
     },
     async verify(request, reply) {
@@ -103,15 +119,8 @@ export function signedWebhookGate(opts: SignedWebhookGateOptions): SignedWebhook
       const header = request.headers['x-twilio-signature'];
       const verdict = checkWebhookSignature(authToken, opts.publicUrl, request.url, header, formParams(request.body));
       if (verdict === 'ok') return; // Twilio: exempt from the flood rule and from its address's ban
-      await reject(request, reply, verdict, true);
+      await reject(request, reply, verdict);
     },
-    settle(request, reply) {
-      if (setAside.get(request) !== 'pending') return;
-      setAside.set(request, 'judged');
-      // Answered before its body was read (413, 415, 400): its signature cannot have verified.
-      reject(request, reply, 'bad_signature', false).catch((err: unknown) => {
-        request.log.error({ err }, 'guard: counting an unverified signature failed');
-      });
-    },
+    settle,
   };
 }

@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app.js';
 import { HTTP_TIMEOUTS } from '../../src/guard/http-timeouts.js';
 import { startBridge, type Bridge } from '../helpers/bridge.js';
+import { httpCall, rejectionCounts } from './harness.js';
 import { testConfig } from '../helpers/config.js';
 
 const SHORT = { headersMs: 300, requestMs: 800, idleMs: 400, keepAliveMs: 400, checkIntervalMs: 50 };
@@ -22,9 +23,9 @@ afterEach(async () => {
  * A raw client from `from` that writes `head`, then `drip` one byte per 50 ms until the server
  * closes the connection; resolves with what the server wrote. The test timeout bounds the wait.
  */
-function slowClient(port: number, head: string, drip: boolean): Promise<string> {
+function slowClient(port: number, head: string, drip: boolean, from = '127.0.0.95'): Promise<string> {
   return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port, localAddress: '127.0.0.95' });
+    const socket = connect({ host: '127.0.0.1', port, localAddress: from });
     let text = '';
     let timer: NodeJS.Timeout | undefined;
     socket.on('data', (c: Buffer) => (text += c.toString('latin1')));
@@ -64,6 +65,14 @@ describe('HTTP timeouts', () => {
   it('a connection that sends nothing gets 408 and is closed', async () => {
     bridge = await startBridge({}, { deps: { httpTimeouts: SHORT } });
     expect(await slowClient(bridge.port, '', false)).toMatch(/^HTTP\/1\.1 408 /);
+  });
+
+  it('a signed-looking request cut off before its body arrives counts as a failed signature', async () => {
+    const b = (bridge = await startBridge({}, { deps: { httpTimeouts: SHORT } }));
+    const signed = SLOW_POST.replace('\r\n\r\n', '\r\nX-Twilio-Signature: AAAAAAAAAAAAAAAAAAAAAAAAAAA=\r\n\r\n');
+    expect(await slowClient(b.port, signed, true, '127.0.0.97')).toMatch(/^(HTTP\/1\.1 408 |$)/);
+    await expect.poll(async () => (await httpCall(b, 'GET', '/nowhere', { from: '127.0.0.97' })).status).toBe(403);
+    expect(await rejectionCounts(b.app.metrics)).toMatchObject({ bad_signature: 1 });
   });
 
   it('a live media stream outlives them all: silent past the idle and request timeouts, it still relays audio', async () => {
