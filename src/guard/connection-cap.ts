@@ -18,10 +18,17 @@
  *   the cap (256) stays far above what a Twilio address needs while a single host flooding us
  *   with sockets meets it early.
  *
- * `ConnectionCounts` is the pure core (counts per key); `capConnections` is the server wiring.
+ * `ConnectionCounts` is the pure core (counts per key); `capConnections` is the server wiring;
+ * `guardConnections` is how the guard applies it (keys, exemptions, metric, log line).
  */
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import type { Metrics } from '../metrics.js';
+import { clientKey } from './client-ip.js';
+import { LogThrottle } from './log-throttle.js';
+import { trustedPeers } from './trusted-peers.js';
+import type { Verdicts } from './verdicts.js';
 
 /**
  * Open HTTP connections per client address (IPv6 by /64, see clientKey), not counting admitted
@@ -129,4 +136,43 @@ export function capConnections(server: Server, opts: ConnectionCapOptions): Conn
       server.removeListener('connection', onConnection);
     },
   };
+}
+
+/**
+ * The guard's cap on `app.server`: keyed like every guard decision (clientKey), trusted proxies
+ * exempt, refusals counted as rejections{connection_cap} and logged once per address per minute
+ * (the refusals are the client's to multiply), the open count in http_connections. Removed when
+ * the app closes.
+ */
+export function guardConnections(
+  app: FastifyInstance,
+  opts: {
+    readonly trustProxy: readonly string[] | false;
+    readonly max: number;
+    readonly metrics: Pick<Metrics, 'httpConnections'>;
+    readonly verdicts: Pick<Verdicts, 'count' | 'hashIp'>;
+    readonly clock: () => number;
+  },
+): ConnectionCap {
+  const trusted = trustedPeers(opts.trustProxy);
+  const lines = new LogThrottle();
+  const cap = capConnections(app.server, {
+    max: opts.max,
+    keyOf: (address) => (address === undefined || trusted(address) ? undefined : clientKey(address)),
+    onChange: (open) => opts.metrics.httpConnections.set(open),
+    onRefused: (ip) => {
+      opts.verdicts.count('connection_cap');
+      const suppressed = lines.take(ip, Math.floor(opts.clock()));
+      if (suppressed === undefined) return;
+      app.log.warn(
+        { ipHash: opts.verdicts.hashIp(ip), limit: opts.max, suppressed },
+        'connection cap reached: new connections from this address are closed',
+      );
+    },
+  });
+  app.addHook('onClose', (_instance, done) => {
+    cap.undo();
+    done();
+  });
+  return cap;
 }

@@ -40,7 +40,7 @@ import type { Metrics } from '../metrics.js';
 import { MAX_TOKEN_LENGTH } from '../twilio/stream-token.js';
 import type { StreamAuth } from '../stream/route.js';
 import { agentKey, clientKey, judgedAddress } from './client-ip.js';
-import { capConnections, MAX_CONNECTIONS_PER_IP } from './connection-cap.js';
+import { guardConnections, MAX_CONNECTIONS_PER_IP } from './connection-cap.js';
 import { checkStreamCredentials, streamTokenFor, tokenId, type CredentialRejection } from './credentials.js';
 import type { GateVerdict } from './decide.js';
 import { answerAnonymous } from './answers.js';
@@ -48,13 +48,11 @@ import { laneToken, refuseOnSocket, screenUpgrades } from './fast-refusal.js';
 import { ForwardedClients } from './forwarded-clients.js';
 import { KeyedBuckets } from './keyed-buckets.js';
 import { guardLimits } from './limits.js';
-import { LogThrottle } from './log-throttle.js';
 import { MemoryStore } from './memory-store.js';
 import { destroyUpgradeSocket, isUpgrade, rawRefusal } from './refuse.js';
 import { ResilientStore } from './resilient-store.js';
 import { signedWebhookGate } from './signed-webhooks.js';
 import type { GuardStore } from './store.js';
-import { trustedPeers } from './trusted-peers.js';
 import { createVerdicts, type Judged } from './verdicts.js';
 
 /**
@@ -144,23 +142,12 @@ export function installGuard(app: FastifyInstance, opts: GuardOptions): Guard {
     child.inc();
   };
 
-  // Open connections per address. Trusted proxies carry every client behind them: not capped.
-  const trusted = trustedPeers(config.trustProxy);
-  const maxConnections = opts.maxConnectionsPerIp ?? MAX_CONNECTIONS_PER_IP;
-  const capLines = new LogThrottle(); // one line per address per minute: the refusals are the attacker's to multiply
-  const connections = capConnections(app.server, {
-    max: maxConnections,
-    keyOf: (address) => (address === undefined || trusted(address) ? undefined : clientKey(address)),
-    onChange: (open) => metrics.httpConnections.set(open),
-    onRefused: (ip) => {
-      count('connection_cap');
-      const suppressed = capLines.take(ip, Math.floor(clock()));
-      if (suppressed === undefined) return;
-      app.log.warn(
-        { ipHash: verdicts.hashIp(ip), limit: maxConnections, suppressed },
-        'connection cap reached: new connections from this address are closed',
-      );
-    },
+  const connections = guardConnections(app, {
+    trustProxy: config.trustProxy,
+    max: opts.maxConnectionsPerIp ?? MAX_CONNECTIONS_PER_IP,
+    metrics,
+    verdicts,
+    clock,
   });
 
   const webhooks = signedWebhookGate({
@@ -280,10 +267,6 @@ export function installGuard(app: FastifyInstance, opts: GuardOptions): Guard {
   });
   app.addHook('preClose', (done) => {
     unscreen?.();
-    done();
-  });
-  app.addHook('onClose', (_instance, done) => {
-    connections.undo();
     done();
   });
 
