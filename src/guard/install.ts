@@ -106,8 +106,8 @@ export interface Guard {
   close(): Promise<void>;
 }
 
-/** The key a request is judged under (client-ip.ts). */
-const ipOf = (request: FastifyRequest): string => clientKey(judgedAddress(request as { ip: string | undefined; ips?: string[] }));
+/** The key a request is judged under (client-ip.ts); request.ip is undefined once the socket is gone. */
+const ipOf = (request: FastifyRequest): string => clientKey(judgedAddress(request));
 
 /** What the stream route receives; `slot` is released when the TCP socket closes. */
 export type GuardedStreamAuth = StreamAuth & { readonly slot: { readonly ip: string; release(): void } };
