@@ -7,10 +7,10 @@
  * - Stream upgrades (whatever Fastify's router sends to `GET /twilio/stream/:token`, however it
  *   is spelled, and anything under that raw path): credentials first. A valid token (and a valid
  *   upgrade signature when one is sent) is limited only by capacity (503/429), one live stream
- *   per CallSid (409) and single use (409), never by its IP's record or rate: Twilio's media
- *   servers share egress IPs with other Twilio customers. Anything else is anonymous: 403 under
- *   a ban, 429 over budget, 503 while draining, else 401 and a cooldown on the IP, so the next
- *   try is a cheap 403.
+ *   per CallSid (409; across instances through the store's lease) and single use (409), never by
+ *   its IP's record or rate: Twilio's media servers share egress IPs with other Twilio customers.
+ *   Anything else is anonymous: 403 under a ban, 429 over budget, 503 while draining, else 401
+ *   and a cooldown on the IP, so the next try is a cheap 403.
  * - Health routes (/healthz, /readyz): never refused for a ban or cooldown (a load balancer
  *   behind a misconfigured proxy must not mark the instance dead), bounded by a per-address
  *   budget of their own (HEALTH_BUDGET) instead.
@@ -61,6 +61,14 @@ import { createVerdicts, type Judged } from './verdicts.js';
  * exempt from bans (a refusal costs about as much as the answer, so it need not be tighter).
  */
 export const HEALTH_BUDGET = Object.freeze({ ratePerMinute: 300, burst: 50 });
+
+/**
+ * A live call's lease in the store (one stream per CallSid across instances), ms: released when
+ * the stream's socket closes; this long only if the release is lost (an instance killed
+ * mid-call, a Redis outage at that moment). Longer than any Realtime session (60 min at most),
+ * so a live call never outlives its lease; a CallSid never streams again after its call anyway.
+ */
+export const LIVE_CALL_LEASE_MS = 4 * 60 * 60 * 1000;
 
 export interface GuardOptions {
   readonly config: Config;
@@ -202,20 +210,28 @@ export function installGuard(app: FastifyInstance, opts: GuardOptions): Guard {
     if (registry.streamsFrom(ip) >= config.maxStreamsPerIp) return say(at, { status: 429, reason: 'ip_cap' });
     const id = tokenId(credentials.callSid, credentials.expiresAt);
     if (!(await store.claimToken(id, credentials.expiresAt * 1000, now))) return say(at, { status: 409, reason: 'token_reused' });
+    // Every instance sharing the store: the call's lease (memory alone: this instance's view).
+    const callSid = credentials.callSid;
+    if (!(await store.claimCall(callSid, now + LIVE_CALL_LEASE_MS, now))) return say(at, { status: 409, reason: 'call_live' });
     // Authoritative and synchronous: two upgrades racing for the last slot, or for one call, cannot both get it.
-    const slot = registry.tryAcquire(ip, credentials.callSid);
-    if (slot === 'call_live') return say(at, { status: 409, reason: 'call_live' });
+    const slot = registry.tryAcquire(ip, callSid);
+    if (slot === 'call_live') return say(at, { status: 409, reason: 'call_live' }); // the lease is the live stream's
+    if (typeof slot !== 'object') void store.releaseCall(callSid);
     if (slot === 'capacity') return say(at, { status: 503, reason: 'capacity' });
     if (slot === 'ip_cap') return say(at, { status: 429, reason: 'ip_cap' });
     // Held until the TCP socket closes, so the caps count real sockets whatever the route does.
     const socket = request.raw.socket;
-    socket.once('close', () => slot.release());
-    if (socket.destroyed) slot.release(); // the client left during the claim
+    const release = (): void => {
+      slot.release();
+      void store.releaseCall(callSid);
+    };
+    socket.once('close', release);
+    if (socket.destroyed) release(); // the client left during the claims
     // From now on MAX_STREAMS_PER_IP bounds this socket, not the connection cap (see connection-cap.ts).
     connections.adopt(socket);
-    const auth: GuardedStreamAuth = { callSid: credentials.callSid, token, expiresAt: credentials.expiresAt, slot };
+    const auth: GuardedStreamAuth = { callSid, token, expiresAt: credentials.expiresAt, slot };
     request.streamAuth = auth;
-    request.log.debug({ callSid: credentials.callSid }, 'stream upgrade admitted');
+    request.log.debug({ callSid }, 'stream upgrade admitted');
   }
 
   /** Health routes: no ban applies; their own budget bounds them. */

@@ -11,6 +11,8 @@ const hangingStore = (): GuardStore & { calls: number } => {
     attempt: () => (store.calls++, never()),
     penalize: () => (store.calls++, never()),
     claimToken: () => (store.calls++, never()),
+    claimCall: () => (store.calls++, never()),
+    releaseCall: () => (store.calls++, never()),
     ping: () => (store.calls++, never()),
     close: () => Promise.resolve(),
   } as GuardStore & { calls: number };
