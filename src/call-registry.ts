@@ -9,7 +9,8 @@
  * A stream slot names its CallSid, and one CallSid holds at most one stream slot at a time: a
  * replayed signed webhook mints a fresh valid token (Twilio signatures carry no timestamp), so
  * the token's single use alone cannot stop a second stream, and a second paid upstream session,
- * for a call that is already live. This instance's view only (see README, "One stream per call").
+ * for a call that is already live. This is one instance's view; across instances the guard also
+ * takes a lease on the CallSid in its shared store (guard/install.ts).
  */
 import { EventEmitter } from 'node:events';
 
