@@ -12,6 +12,7 @@ import { createMetrics, type Metrics } from './metrics.js';
 import { registerWebhooks } from './twilio/webhooks.js';
 import { MAX_TOKEN_LENGTH } from './twilio/stream-token.js';
 import { createGuardStore, installGuard, type Guard, type GuardStore } from './guard/index.js';
+import { HTTP_TIMEOUTS, serverTimeouts, type HttpTimeouts } from './guard/http-timeouts.js';
 import { registerStreamRoute } from './stream/route.js';
 import { connectRealtime, type UpstreamProvider } from './stream/upstream.js';
 import { FAILURE_THRESHOLD, RETRY_AFTER_MS, UpstreamHealth, watchConnect } from './stream/upstream-health.js';
@@ -43,6 +44,10 @@ export interface AppDeps {
   readonly guardStore?: GuardStore;
   /** How long calls are refused after the upstream is found down, before one tries again, ms. @default 15 000 */
   readonly upstreamRetryAfterMs?: number;
+  /** HTTP timeouts (tests shorten them). @default HTTP_TIMEOUTS */
+  readonly httpTimeouts?: Partial<HttpTimeouts>;
+  /** Open HTTP connections per client address. @default 256 (MAX_CONNECTIONS_PER_IP) */
+  readonly maxConnectionsPerIp?: number;
 }
 
 declare module 'fastify' {
@@ -68,6 +73,8 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     // The stream token rides in the path; the default 100 would answer 414 for longer ids.
     routerOptions: { maxParamLength: MAX_TOKEN_LENGTH + 16 },
     bodyLimit: BODY_LIMIT_BYTES,
+    // Slow clients cannot hold sockets (src/guard/http-timeouts.ts); upgraded streams are unaffected.
+    ...serverTimeouts({ ...HTTP_TIMEOUTS, ...deps.httpTimeouts }),
     // Fastify's per-request info lines would double every flood into the log; we log
     // decisions instead, and count requests in metrics.
     logController: new LogController({ disableRequestLogging: true }),
@@ -112,7 +119,14 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   });
 
   // The pre-upgrade guard: hooks on every route, before body parsing and before any upgrade.
-  const guard = installGuard(app, { config, registry, metrics, store: deps.guardStore ?? createGuardStore(config), now });
+  const guard = installGuard(app, {
+    config,
+    registry,
+    metrics,
+    store: deps.guardStore ?? createGuardStore(config),
+    now,
+    maxConnectionsPerIp: deps.maxConnectionsPerIp,
+  });
   app.decorate('guard', guard);
   app.addHook('onClose', async () => guard.close());
 

@@ -5,6 +5,12 @@
  * TCP socket closes, so `MAX_CALLS` and `MAX_STREAMS_PER_IP` count real sockets, and two
  * concurrent upgrades can never both squeeze into the last slot. Pre-warmed upstream sessions
  * (opened at the webhook) hold a slot too, so they count toward `MAX_CALLS`.
+ *
+ * A stream slot names its CallSid, and one CallSid holds at most one stream slot at a time: a
+ * replayed signed webhook mints a fresh valid token (Twilio signatures carry no timestamp), so
+ * the token's single use alone cannot stop a second stream, and a second paid upstream session,
+ * for a call that is already live. This is one instance's view; across instances the guard also
+ * takes a lease on the CallSid in its shared store (guard/install.ts).
  */
 import { EventEmitter } from 'node:events';
 
@@ -33,6 +39,8 @@ export class CallRegistry extends EventEmitter<{ idle: []; change: [live: number
   /** Of `#live`, the slots held by pre-warmed upstream sessions (no socket of their own yet). */
   #reserved = 0;
   #perIp = new Map<string, number>();
+  /** CallSids holding a stream slot. */
+  #streaming = new Set<string>();
   #draining = false;
   /** Extra reasons set by dependencies (e.g. the upstream being unreachable). */
   #availability: () => Unavailable | null = () => null;
@@ -63,6 +71,11 @@ export class CallRegistry extends EventEmitter<{ idle: []; change: [live: number
     return this.#perIp.get(ip) ?? 0;
   }
 
+  /** Whether a stream slot is held for this CallSid (from admission until its socket closes). */
+  isStreaming(callSid: string): boolean {
+    return this.#streaming.has(callSid);
+  }
+
   /** Starts draining: new calls are refused; live ones go on. Emits `idle` when none is left. */
   startDrain(): void {
     this.#draining = true;
@@ -84,10 +97,12 @@ export class CallRegistry extends EventEmitter<{ idle: []; change: [live: number
   }
 
   /**
-   * Takes a slot for `ip` if the total and per-IP caps allow it.
+   * Takes a slot for `ip` if the total and per-IP caps allow it and, when `callSid` is given, no
+   * stream holds one for that call yet (`call_live`).
    * Draining is deliberately not checked: streams whose TwiML was already served are accepted.
    */
-  tryAcquire(ip: string): Slot | 'capacity' | 'ip_cap' {
+  tryAcquire(ip: string, callSid?: string): Slot | 'capacity' | 'ip_cap' | 'call_live' {
+    if (callSid !== undefined && this.#streaming.has(callSid)) return 'call_live';
     // Reservations are left out here: a pre-warmed call's own stream must not be refused because
     // of its own reservation (released when the stream adopts it, a few ms after the upgrade).
     // Admission (canServeNewCall, reserve) counts them, so MAX_CALLS still bounds calls.
@@ -96,6 +111,7 @@ export class CallRegistry extends EventEmitter<{ idle: []; change: [live: number
     if (fromIp >= this.limits.maxStreamsPerIp) return 'ip_cap';
     this.#live += 1;
     this.#perIp.set(ip, fromIp + 1);
+    if (callSid !== undefined) this.#streaming.add(callSid);
     this.emit('change', this.#live);
     let held = true;
     return {
@@ -103,6 +119,7 @@ export class CallRegistry extends EventEmitter<{ idle: []; change: [live: number
       release: () => {
         if (!held) return;
         held = false;
+        if (callSid !== undefined) this.#streaming.delete(callSid);
         this.#live -= 1;
         const left = (this.#perIp.get(ip) ?? 1) - 1;
         if (left <= 0) this.#perIp.delete(ip);

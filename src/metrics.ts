@@ -63,6 +63,8 @@ export interface Metrics {
   readonly upstreamConnectSeconds: Histogram;
   readonly callDurationSeconds: Histogram;
   readonly guardStoreErrors: Counter<'op'>;
+  /** HTTP connections counted against the per-address cap (not admitted streams, not trusted proxies). */
+  readonly httpConnections: Gauge;
   /** 1 from the first SIGTERM/SIGINT until exit: the instance takes no new calls. */
   readonly draining: Gauge;
 }
@@ -206,6 +208,11 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
       name: `${p}guard_store_errors_total`,
       help: 'Guard store operations that failed or missed their deadline (the guard then used memory)',
       labelNames: ['op'],
+      registers,
+    }),
+    httpConnections: new Gauge({
+      name: `${p}http_connections`,
+      help: 'Open HTTP connections counted against the per-address cap (admitted media streams and trusted proxies are not)',
       registers,
     }),
     draining: new Gauge({

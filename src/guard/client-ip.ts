@@ -1,16 +1,41 @@
 /**
  * Which key an address is judged under.
  *
- * `request.ip` already is the right client address (the socket's, or with TRUST_PROXY the
- * right-most untrusted X-Forwarded-For hop, computed by Fastify). Here it is only normalised:
- * IPv4-mapped IPv6 (`::ffff:192.0.2.1`, what a dual-stack listener reports) becomes plain IPv4,
- * and an IPv6 address is judged by its /64, because one subscriber usually holds a whole /64 and
- * could otherwise mint a fresh address for every attempt.
+ * `request.ip` is the client address (the socket's, or with TRUST_PROXY the right-most untrusted
+ * X-Forwarded-For hop, computed by Fastify), except when that hop is not an IP at all (`unknown`,
+ * `garbage`, an address with a port): then the trusted hop that forwarded it is judged instead
+ * (`judgedAddress`), so a client whose value a proxy passes on cannot mint a fresh guard key per
+ * request. Then it is normalised (`clientKey`): IPv4-mapped IPv6 (`::ffff:192.0.2.1`, what a
+ * dual-stack listener reports) becomes plain IPv4, and an IPv6 address is judged by its /64,
+ * because one subscriber usually holds a whole /64 and could otherwise mint a fresh address for
+ * every attempt.
  */
 import { createHash, createHmac } from 'node:crypto';
 import { isIP } from 'node:net';
 
 const MAPPED_V4 = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i;
+
+/** What a request is judged by: the parts of a Fastify request that name its client. */
+export interface ClientOf {
+  /** request.ip: undefined once the socket is gone. */
+  readonly ip: string | undefined;
+  /** request.ips (only under TRUST_PROXY): the socket's address, then the trusted hops, then request.ip. */
+  readonly ips?: readonly string[] | undefined;
+}
+
+/**
+ * The address to judge: request.ip when it is an IP; else the hop before it in request.ips (a
+ * trusted proxy: proxy-addr trusts only IPs, so a non-IP always ends the walk, and the hop that
+ * forwarded it is the last one we trust); else 'unknown' (the socket is gone), one shared key.
+ */
+export function judgedAddress(request: ClientOf): string {
+  const ip = request.ip;
+  if (ip === undefined) return 'unknown';
+  if (isIP(ip) !== 0) return ip;
+  const ips = request.ips;
+  const hop = ips !== undefined && ips.length >= 2 ? ips[ips.length - 2] : undefined;
+  return hop !== undefined && isIP(hop) !== 0 ? hop : 'unknown';
+}
 
 export function clientKey(ip: string): string {
   const mapped = MAPPED_V4.exec(ip);

@@ -60,6 +60,21 @@ export function streamTokenOf(url: string, streamPath: string): string | undefin
 }
 
 /**
+ * The token to judge for a request, given where Fastify's router sent it (`routeUrl`, `params`):
+ * the router's own `:token` when it routed the request to `streamPath/:token`, whatever the
+ * spelling (`/twilio/%73tream/…`, escapes in the token), so the guard judges exactly what the
+ * route would serve; else the raw URL's segment under `streamPath` (`/twilio/stream/a/b`, which
+ * the router answers 404, still costs budget and earns a cooldown). Undefined: not a stream path.
+ */
+export function streamTokenFor(routeUrl: string | undefined, params: unknown, url: string, streamPath: string): string | undefined {
+  if (routeUrl === `${streamPath}/:token`) {
+    const token = (params as { readonly token?: unknown } | undefined)?.token;
+    return typeof token === 'string' ? token : '';
+  }
+  return streamTokenOf(url, streamPath);
+}
+
+/**
  * The store key for a used token, from what the token proves (CallSid and expiry) rather than
  * its spelling, and hashed so the store never holds anything a client could present.
  */

@@ -1,46 +1,74 @@
 /**
  * installGuard: the Fastify side of the pre-upgrade guard. It only gathers inputs and carries
- * out verdicts; the decisions are in decide.ts and credentials.ts, the state in the store.
+ * out verdicts; the decisions are in decide.ts, credentials.ts and signed-webhooks.ts, the state
+ * in the store.
  *
  * One root `onRequest` hook, so it runs before body parsing on every route:
- * - Stream upgrades (`GET /twilio/stream/:token`): credentials first. A valid token (and a valid
- *   upgrade signature when one is sent) is limited only by capacity (503/429) and single use
- *   (409), never by its IP's record or rate: Twilio's media servers share egress IPs with other
- *   Twilio customers. Anything else is anonymous: 403 under a ban, 429 over budget, 503 while
- *   draining, else 401 and a cooldown on the IP, so the next try is a cheap 403.
- * - Other requests: early 403 for a banned IP and the flood rule; a webhook POST (under
- *   /twilio/) carrying X-Twilio-Signature is let through to its route, which verifies it after
- *   parsing the body and calls `reportRejectedCredential` on failure.
+ * - Stream upgrades (whatever Fastify's router sends to `GET /twilio/stream/:token`, however it
+ *   is spelled, and anything under that raw path): credentials first. A valid token (and a valid
+ *   upgrade signature when one is sent) is limited only by capacity (503/429), one live stream
+ *   per CallSid (409; across instances through the store's lease) and single use (409), never by
+ *   its IP's record or rate: Twilio's media servers share egress IPs with other Twilio customers.
+ *   Anything else is anonymous: 403 under a ban, 429 over budget, 503 while draining, else 401
+ *   and a cooldown on the IP, so the next try is a cheap 403.
+ * - Health routes (/healthz, /readyz): never refused for a ban or cooldown (a load balancer
+ *   behind a misconfigured proxy must not mark the instance dead), bounded by a per-address
+ *   budget of their own (HEALTH_BUDGET) instead.
+ * - Webhook POSTs that look signed: set aside and judged in `preHandler`, once the body is
+ *   parsed and the signature can be verified (signed-webhooks.ts). Only a signature that
+ *   verifies exempts a request from the flood rule and bans.
+ * - Other requests: early 403 for a banned IP and the flood rule, unless they carry a valid API
+ *   or metrics token.
  *
  * In front of that hook, a fast lane (fast-refusal.ts) answers anonymous stream upgrades on the
  * raw socket when the store can decide at once (in memory always; with Redis, an address whose
  * ban is held locally): the same verdict, status, headers, body, counter and log line, without
  * Fastify's request, reply and child logger. Valid credentials, and anything the store would
- * have to be asked about, take the hook.
+ * have to be asked about, take the hook. Below both, a per-address cap on open connections
+ * (connection-cap.ts) bounds how many sockets one address holds.
  *
  * Every store call is bounded (resilient-store.ts), so the hook always finishes.
  */
 import { Socket } from 'node:net';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { CallRegistry } from '../call-registry.js';
 import { publicWsBase, type Config } from '../config.js';
 import { hasBearer } from '../bearer.js';
 import type { Metrics } from '../metrics.js';
 import { MAX_TOKEN_LENGTH } from '../twilio/stream-token.js';
 import type { StreamAuth } from '../stream/route.js';
-import { agentKey, clientKey, ipHasher } from './client-ip.js';
-import { checkStreamCredentials, streamTokenOf, tokenId, type CredentialRejection } from './credentials.js';
+import { agentKey, clientKey, judgedAddress } from './client-ip.js';
+import { guardConnections, MAX_CONNECTIONS_PER_IP } from './connection-cap.js';
+import { checkStreamCredentials, streamTokenFor, tokenId, type CredentialRejection } from './credentials.js';
 import type { GateVerdict } from './decide.js';
+import { answerAnonymous } from './answers.js';
 import { laneToken, refuseOnSocket, screenUpgrades } from './fast-refusal.js';
 import { ForwardedClients } from './forwarded-clients.js';
+import { KeyedBuckets } from './keyed-buckets.js';
 import { guardLimits } from './limits.js';
 import { MemoryStore } from './memory-store.js';
-import type { BanVerdict } from './penalty.js';
-import { destroyUpgradeSocket, isUpgrade, rawRefusal, refuse, type Refusal } from './refuse.js';
+import { destroyUpgradeSocket, isUpgrade, rawRefusal } from './refuse.js';
 import { ResilientStore } from './resilient-store.js';
+import { signedWebhookGate } from './signed-webhooks.js';
 import type { GuardStore } from './store.js';
+import { createVerdicts, type Judged } from './verdicts.js';
+
+/**
+ * The health routes' budget per client address: 5 a second, bursts of 50. Load balancers and
+ * supervisors poll every few seconds; this bounds what a client spends on them while they are
+ * exempt from bans (a refusal costs about as much as the answer, so it need not be tighter).
+ */
+export const HEALTH_BUDGET = Object.freeze({ ratePerMinute: 300, burst: 50 });
+
+/**
+ * A live call's lease in the store (one stream per CallSid across instances), ms: released when
+ * the stream's socket closes; this long only if the release is lost (an instance killed
+ * mid-call, a Redis outage at that moment). Longer than any Realtime session (60 min at most),
+ * so a live call never outlives its lease; a CallSid never streams again after its call anyway.
+ */
+export const LIVE_CALL_LEASE_MS = 4 * 60 * 60 * 1000;
 
 export interface GuardOptions {
   readonly config: Config;
@@ -64,10 +92,14 @@ export interface GuardOptions {
    */
   readonly upgradeSettleMs?: number;
   /**
-   * POSTs under this prefix carrying X-Twilio-Signature skip the flood rule and IP bans (their
-   * route verifies the signature). Elsewhere the header earns nothing. @default '/twilio/'
+   * POSTs under this prefix whose X-Twilio-Signature verifies skip the flood rule and IP bans;
+   * ones that fail count like a bad token. Elsewhere the header earns nothing. @default '/twilio/'
    */
   readonly webhookPrefix?: string;
+  /** Open HTTP connections per client address (connection-cap.ts). @default 256 (MAX_CONNECTIONS_PER_IP) */
+  readonly maxConnectionsPerIp?: number;
+  /** Routes exempt from bans, under HEALTH_BUDGET instead. @default ['/healthz', '/readyz'] */
+  readonly healthRoutes?: readonly string[];
 }
 
 export interface Guard {
@@ -82,26 +114,8 @@ export interface Guard {
   close(): Promise<void>;
 }
 
-/** request.ip is undefined only once the socket is gone; such requests share one key. */
-const ipOf = (request: FastifyRequest): string => clientKey((request.ip as string | undefined) ?? 'unknown');
-
-/** What an anonymous upgrade attempt is told, given the store's verdict, and the ban to log. */
-interface AnonymousAnswer {
-  readonly refusal: Refusal;
-  readonly ban: BanVerdict | undefined;
-  /** What earned the ban: the verdict's reason or the credential's. */
-  readonly cause: string;
-}
-
-function answerAnonymous(verdict: GateVerdict, draining: boolean, rejection: CredentialRejection): AnonymousAnswer {
-  if (!verdict.ok) {
-    const { status, reason, retryAfterMs } = verdict;
-    return { refusal: { status, reason, retryAfterMs }, ban: verdict.ban, cause: reason };
-  }
-  // While draining the attempt was not penalised (see gateStream), so there is no ban to log.
-  if (draining) return { refusal: { status: 503, reason: 'draining' }, ban: undefined, cause: 'draining' };
-  return { refusal: { status: 401, reason: rejection }, ban: verdict.ban, cause: rejection };
-}
+/** The key a request is judged under (client-ip.ts); request.ip is undefined once the socket is gone. */
+const ipOf = (request: FastifyRequest): string => clientKey(judgedAddress(request));
 
 /** What the stream route receives; `slot` is released when the TCP socket closes. */
 export type GuardedStreamAuth = StreamAuth & { readonly slot: { readonly ip: string; release(): void } };
@@ -111,8 +125,8 @@ export function installGuard(app: FastifyInstance, opts: GuardOptions): Guard {
   const clock = opts.now ?? Date.now;
   const streamPath = opts.streamPath ?? '/twilio/stream';
   const webhookPrefix = opts.webhookPrefix ?? '/twilio/';
+  const healthRoutes = new Set(opts.healthRoutes ?? ['/healthz', '/readyz']);
   const streamUrlBase = publicWsBase(config) + streamPath;
-  const hashIp = ipHasher(config.streamSecret);
   const store =
     opts.store instanceof MemoryStore
       ? opts.store
@@ -122,14 +136,9 @@ export function installGuard(app: FastifyInstance, opts: GuardOptions): Guard {
           log: app.log,
           metrics,
         });
-
-  // Pre-bound counters: a refusal during a flood costs one addition, not a label lookup.
-  const rejected = new Map<string, { inc(): void }>();
-  const count = (reason: string): void => {
-    let child = rejected.get(reason);
-    if (child === undefined) rejected.set(reason, (child = metrics.rejections.labels(reason)));
-    child.inc();
-  };
+  const healthBudget = new KeyedBuckets(HEALTH_BUDGET);
+  const verdicts = createVerdicts(metrics, config.streamSecret);
+  const { count, say, logBan } = verdicts;
 
   // The lane answers before the app's onResponse hook could count the request, so it counts it
   // there itself, under the route Fastify would have matched (laneToken makes sure it would).
@@ -141,29 +150,23 @@ export function installGuard(app: FastifyInstance, opts: GuardOptions): Guard {
     child.inc();
   };
 
-  /** One request being judged. */
-  interface Judged {
-    readonly request: FastifyRequest;
-    readonly reply: FastifyReply;
-    readonly ip: string;
-    readonly now: number;
-  }
+  const connections = guardConnections(app, {
+    trustProxy: config.trustProxy,
+    max: opts.maxConnectionsPerIp ?? MAX_CONNECTIONS_PER_IP,
+    metrics,
+    verdicts,
+    clock,
+  });
 
-  const say = (at: Judged, refusal: Refusal): void => {
-    count(refusal.reason);
-    at.request.log.debug({ ip: at.ip, status: refusal.status, reason: refusal.reason }, 'guard refused');
-    refuse(at.reply, refusal);
-  };
-
-  /** New bans: a first cooldown at debug (one per offending IP); floods and escalations at info, IP hashed. */
-  type LogBan = (log: FastifyBaseLogger, ip: string, now: number, ban: BanVerdict | undefined, cause: string) => void;
-  const logBan: LogBan = (log, ip, now, ban, cause) => {
-    if (ban?.fresh !== true) return;
-    const seconds = Math.ceil((ban.until - now) / 1000);
-    const fields = { ipHash: hashIp(ip), cause, label: ban.label, seconds, strikes: ban.strikes };
-    if (ban.strikes > 1 || cause === 'flood') log.info(fields, 'guard ban');
-    else log.debug({ ...fields, ip }, 'guard cooldown');
-  };
+  const webhooks = signedWebhookGate({
+    authToken: config.twilioAuthToken,
+    publicUrl: config.publicUrl,
+    prefix: webhookPrefix,
+    store,
+    verdicts,
+    ipOf,
+    clock,
+  });
 
   const refuseGate = (at: Judged, verdict: GateVerdict & { ok: false }): void => {
     logBan(at.request.log, at.ip, at.now, verdict.ban, verdict.reason);
@@ -186,7 +189,7 @@ export function installGuard(app: FastifyInstance, opts: GuardOptions): Guard {
   async function gateStream(at: Judged, token: string): Promise<void> {
     const { request, ip, now } = at;
     if (forwarded !== undefined && typeof request.ip === 'string') {
-      forwarded.learn(request.raw.socket.remoteAddress, request.headers['x-forwarded-for'], request.ip);
+      forwarded.learn(request.raw.socket.remoteAddress, request.headers['x-forwarded-for'], judgedAddress(request));
     }
     const credentials = credentialsOf(token, request.headers['x-twilio-signature'], now);
 
@@ -198,24 +201,43 @@ export function installGuard(app: FastifyInstance, opts: GuardOptions): Guard {
       return say(at, answer.refusal);
     }
 
-    // Valid credentials: capacity first (local and cheap), then single use, then the slot.
+    // Valid credentials: one stream per call first (a replayed webhook mints a fresh valid token
+    // for a live call), capacity (local and cheap), then single use, then the slot.
     // (A token claimed and then refused for capacity stays used: Twilio does not retry a stream.)
     // Streams only: a pre-warmed upstream reserved for this very call must not refuse its stream.
+    if (registry.isStreaming(credentials.callSid)) return say(at, { status: 409, reason: 'call_live' });
     if (registry.streams >= config.maxCalls) return say(at, { status: 503, reason: 'capacity' });
     if (registry.streamsFrom(ip) >= config.maxStreamsPerIp) return say(at, { status: 429, reason: 'ip_cap' });
     const id = tokenId(credentials.callSid, credentials.expiresAt);
     if (!(await store.claimToken(id, credentials.expiresAt * 1000, now))) return say(at, { status: 409, reason: 'token_reused' });
-    // Authoritative and synchronous: two upgrades racing for the last slot cannot both get it.
-    const slot = registry.tryAcquire(ip);
+    // Every instance sharing the store: the call's lease (memory alone: this instance's view).
+    const callSid = credentials.callSid;
+    if (!(await store.claimCall(callSid, now + LIVE_CALL_LEASE_MS, now))) return say(at, { status: 409, reason: 'call_live' });
+    // Authoritative and synchronous: two upgrades racing for the last slot, or for one call, cannot both get it.
+    const slot = registry.tryAcquire(ip, callSid);
+    if (slot === 'call_live') return say(at, { status: 409, reason: 'call_live' }); // the lease is the live stream's
+    if (typeof slot !== 'object') void store.releaseCall(callSid);
     if (slot === 'capacity') return say(at, { status: 503, reason: 'capacity' });
     if (slot === 'ip_cap') return say(at, { status: 429, reason: 'ip_cap' });
     // Held until the TCP socket closes, so the caps count real sockets whatever the route does.
     const socket = request.raw.socket;
-    socket.once('close', () => slot.release());
-    if (socket.destroyed) slot.release(); // the client left during the claim
-    const auth: GuardedStreamAuth = { callSid: credentials.callSid, token, expiresAt: credentials.expiresAt, slot };
+    const release = (): void => {
+      slot.release();
+      void store.releaseCall(callSid);
+    };
+    socket.once('close', release);
+    if (socket.destroyed) release(); // the client left during the claims
+    // From now on MAX_STREAMS_PER_IP bounds this socket, not the connection cap (see connection-cap.ts).
+    connections.adopt(socket);
+    const auth: GuardedStreamAuth = { callSid, token, expiresAt: credentials.expiresAt, slot };
     request.streamAuth = auth;
-    request.log.debug({ callSid: credentials.callSid }, 'stream upgrade admitted');
+    request.log.debug({ callSid }, 'stream upgrade admitted');
+  }
+
+  /** Health routes: no ban applies; their own budget bounds them. */
+  function gateHealth(at: Judged): void {
+    const verdict = healthBudget.take(at.ip, at.now);
+    if (!verdict.ok) say(at, { status: 429, reason: 'health_rate_limited', retryAfterMs: verdict.retryAfterMs });
   }
 
   if (!app.hasRequestDecorator('streamAuth')) app.decorateRequest('streamAuth', undefined);
@@ -266,19 +288,26 @@ export function installGuard(app: FastifyInstance, opts: GuardOptions): Guard {
 
   app.addHook('onRequest', async (request, reply) => {
     const at: Judged = { request, reply, ip: ipOf(request), now: Math.floor(clock()) };
-    const token = streamTokenOf(request.url, streamPath);
-    if (token !== undefined && isUpgrade(request.raw)) return gateStream(at, token);
-    // Signed webhooks: Twilio's shared IPs must not be locked out; the route verifies and reports.
-    const signed = request.headers['x-twilio-signature'] !== undefined;
-    if (signed && request.method === 'POST' && request.url.startsWith(webhookPrefix)) return;
+    const route = request.routeOptions.url;
+    if (isUpgrade(request.raw)) {
+      // The router's verdict, so no spelling of the stream path escapes (credentials.ts).
+      const token = streamTokenFor(route, request.params, request.url, streamPath);
+      if (token !== undefined) return gateStream(at, token);
+    }
+    if (route !== undefined && healthRoutes.has(route)) return gateHealth(at);
+    // Verified once the body is parsed (preHandler below); until then neither exempt nor counted.
+    if (webhooks.setAside(request)) return;
     // A valid API or metrics token is a credential too: never refused for its IP's record.
     if (hasBearer(request.headers.authorization, config.apiToken) || hasBearer(request.headers.authorization, config.metricsToken)) return;
     const verdict = await store.hit(at.ip, at.now);
     if (!verdict.ok) refuseGate(at, verdict);
   });
 
+  app.addHook('preHandler', (request, reply) => webhooks.verify(request, reply));
+
   app.addHook('onResponse', (request, _reply, done) => {
     destroyUpgradeSocket(request.raw);
+    webhooks.settle(request);
     done();
   });
 

@@ -45,6 +45,8 @@ export class MemoryStore implements GuardStore, ImmediateDecisions {
   readonly #agents = new Map<string, Entry<AgentRecord>>();
   /** Token id → expiry (ms), in claim order. */
   readonly #tokens = new Map<string, number>();
+  /** CallSid → lease end (ms) of calls streaming (bounded by the tokens' cap: one per admitted stream). */
+  readonly #calls = new Map<string, number>();
   #evicted = 0;
 
   constructor(limits: GuardLimits, opts: MemoryStoreOptions = {}) {
@@ -125,6 +127,28 @@ export class MemoryStore implements GuardStore, ImmediateDecisions {
     return true;
   }
 
+  claimCallSync(callSid: string, untilMs: number, now: number): boolean {
+    const held = this.#calls.get(callSid);
+    if (held !== undefined && held > now) return false;
+    this.#calls.delete(callSid);
+    this.#calls.set(callSid, untilMs);
+    // Leases are released when streams end; this only drops what a lost release left behind.
+    let looked = 0;
+    for (const [sid, until] of this.#calls) {
+      if (looked++ >= SWEEP_PER_WRITE) break;
+      if (until <= now) this.#calls.delete(sid);
+    }
+    if (this.#calls.size > this.#maxTokens) {
+      const oldest = this.#calls.keys().next();
+      if (oldest.done !== true) this.#calls.delete(oldest.value);
+    }
+    return true;
+  }
+
+  releaseCallSync(callSid: string): void {
+    this.#calls.delete(callSid);
+  }
+
   hit(ip: string, now: number): Promise<GateVerdict> {
     return Promise.resolve(this.hitSync(ip, now));
   }
@@ -141,6 +165,15 @@ export class MemoryStore implements GuardStore, ImmediateDecisions {
     return Promise.resolve(this.claimTokenSync(id, expiresAtMs, now));
   }
 
+  claimCall(callSid: string, untilMs: number, now: number): Promise<boolean> {
+    return Promise.resolve(this.claimCallSync(callSid, untilMs, now));
+  }
+
+  releaseCall(callSid: string): Promise<void> {
+    this.releaseCallSync(callSid);
+    return Promise.resolve();
+  }
+
   ping(): Promise<void> {
     return Promise.resolve();
   }
@@ -149,6 +182,7 @@ export class MemoryStore implements GuardStore, ImmediateDecisions {
     this.#ips.clear();
     this.#agents.clear();
     this.#tokens.clear();
+    this.#calls.clear();
     return Promise.resolve();
   }
 

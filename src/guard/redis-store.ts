@@ -9,7 +9,8 @@
  * library limiters it would take several round trips with races between them, and the library
  * adds a dependency for what is ~150 lines of mirrored logic that a differential test pins down.
  *
- * Single-use tokens are `SET key 1 PX ttl NX`.
+ * Single-use tokens are `SET key 1 PX ttl NX`; so are live-call leases (one stream per CallSid),
+ * which `releaseCall` deletes when the stream ends.
  *
  * Failing fast is this class's job; answering anyway is resilient-store.ts's: with the offline
  * queue off, a command while disconnected rejects at once instead of queueing, and ioredis keeps
@@ -146,6 +147,16 @@ export class RedisStore implements GuardStore {
     const ttl = Math.max(1, Math.ceil(expiresAtMs - now));
     const set = await this.redis.set(`${this.#prefix}tok:${id}`, '1', 'PX', ttl, 'NX');
     return set === 'OK';
+  }
+
+  async claimCall(callSid: string, untilMs: number, now: number): Promise<boolean> {
+    const ttl = Math.max(1, Math.ceil(untilMs - now));
+    const set = await this.redis.set(`${this.#prefix}call:${callSid}`, '1', 'PX', ttl, 'NX');
+    return set === 'OK';
+  }
+
+  async releaseCall(callSid: string): Promise<void> {
+    await this.redis.del(`${this.#prefix}call:${callSid}`);
   }
 
   async ping(): Promise<void> {

@@ -148,6 +148,27 @@ export class ResilientStore implements GuardStore, ImmediateDecisions {
     );
   }
 
+  /**
+   * Shared when the backend answers (and mirrored in memory, which then also holds it); from
+   * memory otherwise, so during an outage one stream per call still holds on this instance.
+   */
+  claimCall(callSid: string, untilMs: number, now: number): Promise<boolean> {
+    return this.#run(
+      'claim_call',
+      () => this.#primary.claimCall(callSid, untilMs, now),
+      () => this.#memory.claimCallSync(callSid, untilMs, now),
+      (first) => {
+        if (first) this.#memory.claimCallSync(callSid, untilMs, now);
+      },
+    );
+  }
+
+  /** Both copies go; a backend that misses it leaves a lease that runs out at its end. */
+  async releaseCall(callSid: string): Promise<void> {
+    this.#memory.releaseCallSync(callSid);
+    await this.#run('release_call', () => this.#primary.releaseCall(callSid), () => undefined);
+  }
+
   ping(): Promise<void> {
     return this.#run('ping', () => this.#primary.ping(), () => undefined);
   }

@@ -13,7 +13,7 @@ import type { BanVerdict } from './penalty.js';
 export type { GateVerdict, RefusalLabel } from './decide.js';
 export type { BanVerdict } from './penalty.js';
 
-export type StoreOp = 'hit' | 'attempt' | 'penalize' | 'claim' | 'ping' | 'connect';
+export type StoreOp = 'hit' | 'attempt' | 'penalize' | 'claim' | 'claim_call' | 'release_call' | 'ping' | 'connect';
 
 export interface GuardStore {
   /** A request without credentials on any route: ban check, then the flood rule. */
@@ -30,6 +30,13 @@ export interface GuardStore {
    * (After expiry the token itself is refused, so the mark can go.)
    */
   claimToken(id: string, expiresAtMs: number, now: number): Promise<boolean>;
+  /**
+   * Marks `callSid` as streaming until `untilMs` (a lease, ended early by `releaseCall`); true
+   * only when no live lease holds it: one stream per call across every instance sharing the store.
+   */
+  claimCall(callSid: string, untilMs: number, now: number): Promise<boolean>;
+  /** The call's stream ended: its lease goes. */
+  releaseCall(callSid: string): Promise<void>;
   /** Resolves when the store answers; used to probe a recovering backend. */
   ping(): Promise<void>;
   /** Releases connections. Idempotent. */

@@ -28,3 +28,34 @@ export function isValidTwilioSignature(
     return false;
   }
 }
+
+export type WebhookSignatureVerdict = 'ok' | 'missing_signature' | 'bad_signature';
+
+/**
+ * The check every webhook makes (and the guard, before it lets a signed request past a ban): the
+ * X-Twilio-Signature header against PUBLIC_URL + the request's path and query + the form params.
+ * A repeated header (an array) is a bad signature.
+ */
+export function checkWebhookSignature(
+  authToken: string,
+  publicUrl: string,
+  requestUrl: string,
+  header: string | string[] | undefined,
+  params: Readonly<Record<string, string>>,
+): WebhookSignatureVerdict {
+  if (header === undefined || header === '') return 'missing_signature';
+  const signature = typeof header === 'string' ? header : undefined;
+  return isValidTwilioSignature(authToken, signature, signedUrl(publicUrl, requestUrl), params) ? 'ok' : 'bad_signature';
+}
+
+/** base64 of 20 to 96 bytes, padded. */
+const SIGNATURE_SHAPE = /^[A-Za-z0-9+/]{27,128}={0,2}$/;
+
+/**
+ * Could this header be a Twilio signature at all? An HMAC-SHA1 in base64 is 28 characters; the
+ * bound is lenient (base64 of 20 to 96 bytes) so a longer digest Twilio might adopt still counts
+ * as signed, while anything else is judged as unsigned without reading the body.
+ */
+export function looksLikeSignature(header: string | string[] | undefined): boolean {
+  return typeof header === 'string' && SIGNATURE_SHAPE.test(header);
+}

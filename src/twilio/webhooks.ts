@@ -9,7 +9,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { publicWsBase, type Config } from '../config.js';
 import type { CallRegistry } from '../call-registry.js';
 import { mintStreamToken } from './stream-token.js';
-import { isValidTwilioSignature, signedUrl } from './signature.js';
+import { checkWebhookSignature } from './signature.js';
 import { streamTwiml, unavailableTwiml, type CallDirection } from './twiml.js';
 
 export type FormBody = Record<string, string>;
@@ -43,18 +43,16 @@ export function registerWebhooks(app: FastifyInstance, opts: WebhookOptions): vo
   function signatureOk(request: FastifyRequest, reply: FastifyReply): boolean {
     if (!config.twilioAuthToken) return true;
     const body = (request.body ?? {}) as FormBody;
-    const signature = request.headers['x-twilio-signature'];
-    const url = signedUrl(config.publicUrl, request.url);
-    if (isValidTwilioSignature(config.twilioAuthToken, typeof signature === 'string' ? signature : undefined, url, body)) {
-      return true;
-    }
-    const reason = signature ? 'bad_signature' : 'missing_signature';
+    const verdict = checkWebhookSignature(config.twilioAuthToken, config.publicUrl, request.url, request.headers['x-twilio-signature'], body);
+    if (verdict === 'ok') return true;
+    // (A signed-looking request that fails was refused by the guard before it got here; this
+    // line is for unsigned ones, which the guard's flood rule bounds.)
     request.log.warn(
-      { reason, route: request.routeOptions.url },
+      { reason: verdict, route: request.routeOptions.url },
       'webhook signature rejected (check PUBLIC_URL matches the URL configured in Twilio)',
     );
-    opts.onBadSignature?.(request, reason);
-    void reply.code(403).type('application/json').send({ error: 'Forbidden', reason });
+    opts.onBadSignature?.(request, verdict);
+    void reply.code(403).type('application/json').send({ error: 'Forbidden', reason: verdict });
     return false;
   }
 
@@ -68,6 +66,14 @@ export function registerWebhooks(app: FastifyInstance, opts: WebhookOptions): vo
         return;
       }
       const log = request.log.child({ callSid });
+      // Twilio signatures carry no timestamp, so a captured webhook can be replayed: for a call
+      // that is already streaming, mint nothing (its stream would get 409 anyway) and open no
+      // pre-warmed upstream session for it.
+      if (registry.isStreaming(callSid)) {
+        log.warn({ direction }, 'webhook for a call that is already streaming refused (a replayed request?)');
+        void reply.code(409).send({ error: 'Conflict', reason: 'call_live' });
+        return;
+      }
       const unavailable = registry.canServeNewCall();
       if (unavailable) {
         log.warn({ reason: unavailable, direction }, 'call refused with spoken TwiML');

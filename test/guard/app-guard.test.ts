@@ -6,6 +6,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { startBridge, type Bridge } from '../helpers/bridge.js';
 import { connectFakeTwilio, UpgradeRejectedError, type FakeTwilioCall } from '../helpers/fake-twilio.js';
 import { signedWebhook } from '../helpers/webhook.js';
+import { httpCall } from './harness.js';
+import { mintStreamToken } from '../../src/twilio/stream-token.js';
+import { TEST_SECRET } from '../helpers/config.js';
 
 let bridge: Bridge;
 afterEach(async () => {
@@ -107,5 +110,59 @@ describe('bearer credentials and the guard', () => {
     expect(served.body).toContain('TWILIO_ACCOUNT_SID');
     const rejections = await bridge.app.metrics.rejections.get();
     expect(rejections.values.find((v) => v.labels.reason === 'bad_api_token')?.value).toBe(1);
+  });
+});
+
+describe('surface holes closed (issue 10 item 7, issue 11 health)', () => {
+  const webhook = (from: string, params: Record<string, string>, signature?: string) => {
+    const { headers, body } = signedWebhook('/twilio/voice', params, signature === undefined ? {} : { signature });
+    return httpCall(bridge, 'POST', '/twilio/voice', { from, headers, body });
+  };
+
+  it('a banned address gets its validly signed webhook answered; its forged ones are refused before the route, logged once', async () => {
+    bridge = await startBridge();
+    const from = '127.0.0.120';
+    for (let i = 0; i < 21; i++) await httpCall(bridge, 'GET', '/nowhere', { from });
+    expect((await httpCall(bridge, 'GET', '/nowhere', { from })).body).toMatchObject({ reason: 'banned' });
+    const params = { CallSid: 'CA' + '5'.repeat(32), From: '+15550001234' };
+    const answered = await webhook(from, params);
+    expect(answered.status).toBe(200);
+    expect(String(answered.body)).toContain('<Stream');
+    for (let i = 0; i < 10; i++) {
+      const forged = await webhook(from, params, 'B'.repeat(27) + '=');
+      expect([forged.status, (forged.body as Record<string, unknown>).reason]).toEqual([403, 'banned']);
+    }
+    const lines = bridge.logs.records().filter((r) => String(r.msg).startsWith('webhook signature rejected'));
+    expect(lines).toHaveLength(1);
+    expect(bridge.logs.records().filter((r) => r.msg === 'serving stream TwiML')).toHaveLength(1);
+  });
+
+  it('a replayed signed webhook for a streaming call gets 409 and opens nothing; a second valid token for it gets 409 before the upgrade', async () => {
+    bridge = await startBridge();
+    const params = { CallSid: 'CA' + '6'.repeat(32), From: '+15550001234' };
+    const first = await webhook('127.0.0.121', params);
+    const token = /<Parameter name="token" value="([^"]+)"/.exec(String(first.body))?.[1];
+    const call = await connectFakeTwilio({ url: bridge.streamUrl(token!), token, callSid: params.CallSid });
+    await bridge.realtime.waitForEvent('session.update');
+    expect(bridge.realtime.totalConnections).toBe(1); // the pre-warmed session, adopted by the stream
+    const replay = await webhook('127.0.0.122', params);
+    expect([replay.status, replay.body]).toEqual([409, { error: 'Conflict', reason: 'call_live' }]);
+    // A token minted for the same call some other way (a replay within the first's TTL, or before
+    // the first stream connected): refused before any WebSocket exists.
+    const other = mintStreamToken(TEST_SECRET, params.CallSid, Date.now() + 2_000, 300);
+    const second = await refusal(connectFakeTwilio({ url: bridge.streamUrl(other), token: other, callSid: params.CallSid }));
+    expect([second.statusCode, JSON.parse(second.body)]).toEqual([409, { error: 'Conflict', reason: 'call_live' }]);
+    expect(bridge.realtime.totalConnections).toBe(1);
+    await call.hangUp();
+  });
+
+  it('one bad-token upgrade from 127.0.0.1 leaves /healthz and /readyz answering 200 to it', async () => {
+    bridge = await startBridge();
+    const bad = await refusal(connectFakeTwilio({ url: bridge.streamUrl('not-a-token'), localAddress: '127.0.0.1' }));
+    expect(bad.statusCode).toBe(401);
+    expect((await httpCall(bridge, 'GET', '/nowhere', { from: '127.0.0.1' })).status).toBe(403);
+    expect((await httpCall(bridge, 'GET', '/healthz', { from: '127.0.0.1' })).body).toEqual({ status: 'ok' });
+    const ready = await httpCall(bridge, 'GET', '/readyz', { from: '127.0.0.1' });
+    expect([ready.status, (ready.body as Record<string, unknown>).status]).toEqual([200, 'ready']);
   });
 });

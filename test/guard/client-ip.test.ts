@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { agentKey, clientKey, ipHasher } from '../../src/guard/client-ip.js';
+import { agentKey, clientKey, ipHasher, judgedAddress } from '../../src/guard/client-ip.js';
 
 describe('clientKey', () => {
   it('keeps IPv4 as it is and unmaps IPv4-mapped IPv6', () => {
@@ -39,5 +39,18 @@ describe('agentKey', () => {
     expect(k).toMatch(/^203\.0\.113\.9\|[A-Za-z0-9_-]{16}$/);
     expect(agentKey('203.0.113.9', 'curl/8')).not.toBe(agentKey('203.0.113.9', 'python-requests'));
     expect(agentKey('203.0.113.9', undefined)).toBe(agentKey('203.0.113.9', ''));
+  });
+});
+
+describe('judgedAddress', () => {
+  it("is request.ip when it is an IP; otherwise the trusted hop that forwarded it; 'unknown' without a socket", () => {
+    expect(judgedAddress({ ip: '203.0.113.9' })).toBe('203.0.113.9');
+    expect(judgedAddress({ ip: '2001:db8::1', ips: ['10.0.0.1', '2001:db8::1'] })).toBe('2001:db8::1');
+    // Peer 10.0.0.1 (trusted) forwarded "garbage": the peer is judged, not the value it passed on.
+    expect(judgedAddress({ ip: 'garbage', ips: ['10.0.0.1', 'garbage'] })).toBe('10.0.0.1');
+    expect(judgedAddress({ ip: 'unknown', ips: ['10.0.0.1', '10.0.0.2', 'unknown'] })).toBe('10.0.0.2');
+    expect(judgedAddress({ ip: '198.51.100.1:4711', ips: ['10.0.0.1', '198.51.100.1:4711'] })).toBe('10.0.0.1');
+    expect(judgedAddress({ ip: undefined })).toBe('unknown');
+    expect(judgedAddress({ ip: 'garbage' })).toBe('unknown');
   });
 });

@@ -11,6 +11,8 @@ const hangingStore = (): GuardStore & { calls: number } => {
     attempt: () => (store.calls++, never()),
     penalize: () => (store.calls++, never()),
     claimToken: () => (store.calls++, never()),
+    claimCall: () => (store.calls++, never()),
+    releaseCall: () => (store.calls++, never()),
     ping: () => (store.calls++, never()),
     close: () => Promise.resolve(),
   } as GuardStore & { calls: number };
@@ -40,7 +42,7 @@ describe('a store that hangs', () => {
 
     // The memory fallback carries on deciding: the cooldown it started holds.
     expect((await upgrade(h, '/twilio/stream/junk', { from: '127.0.0.50' })).status).toBe(403);
-    expect((await httpCall(h, 'GET', '/healthz', { from: '127.0.0.51' })).status).toBe(200);
+    expect((await httpCall(h, 'GET', '/probe', { from: '127.0.0.51' })).status).toBe(200);
     // Valid calls still get through: claim answered from memory.
     const ok = await upgrade(h, `/twilio/stream/${tokenFor(h).token}`, { from: '127.0.0.50' });
     expect(ok.status).toBe(101);
@@ -60,11 +62,11 @@ describe('a store that hangs', () => {
     const store = hangingStore();
     const h = await startHarness({ store: () => store, deadlineMs: 20, probeIntervalMs: 100 });
     open.push(h);
-    await httpCall(h, 'GET', '/healthz', { from: '127.0.0.52' });
+    await httpCall(h, 'GET', '/probe', { from: '127.0.0.52' });
     expect(store.calls).toBe(1);
     await new Promise((resolve) => setTimeout(resolve, 150));
-    await httpCall(h, 'GET', '/healthz', { from: '127.0.0.52' });
-    await httpCall(h, 'GET', '/healthz', { from: '127.0.0.52' });
+    await httpCall(h, 'GET', '/probe', { from: '127.0.0.52' });
+    await httpCall(h, 'GET', '/probe', { from: '127.0.0.52' });
     expect(store.calls).toBe(2);
     expect(h.logs.records().filter((r) => r.level === 40)).toHaveLength(1);
   });

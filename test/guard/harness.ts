@@ -46,6 +46,7 @@ export interface HarnessOptions {
   readonly probeIntervalMs?: number;
   readonly upgradeSettleMs?: number;
   readonly fastLane?: boolean;
+  readonly maxConnectionsPerIp?: number;
 }
 
 export const T0 = 1_750_000_000_000;
@@ -97,6 +98,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     probeIntervalMs: opts.probeIntervalMs,
     upgradeSettleMs: opts.upgradeSettleMs,
     fastLane: opts.fastLane,
+    maxConnectionsPerIp: opts.maxConnectionsPerIp,
   });
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => {
     done(null, Object.fromEntries(new URLSearchParams(body as string)));
@@ -111,6 +113,9 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     accepted.push(auth);
   });
   app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async () => ({ status: 'ready' }));
+  // An ordinary route under the guard's rules (bans, flood): the health routes are exempt from bans.
+  app.get('/probe', async () => ({ ok: true }));
   app.post('/twilio/voice', async (request, reply) => {
     const signature = request.headers['x-twilio-signature'];
     const body = (request.body ?? {}) as Record<string, string>;

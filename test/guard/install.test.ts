@@ -173,8 +173,8 @@ describe('refusals close the connection', () => {
 describe('every route', () => {
   it('more than 20 unsigned requests in 5 s → 403 flood, then banned (Retry-After 300) on every route', async () => {
     const h = await harness();
-    for (let i = 0; i < 20; i++) expect((await httpCall(h, 'GET', '/healthz', { from: '127.0.0.20' })).status).toBe(200);
-    const flood = await httpCall(h, 'GET', '/healthz', { from: '127.0.0.20' });
+    for (let i = 0; i < 20; i++) expect((await httpCall(h, 'GET', '/probe', { from: '127.0.0.20' })).status).toBe(200);
+    const flood = await httpCall(h, 'GET', '/probe', { from: '127.0.0.20' });
     expect(flood.status).toBe(403);
     expect(flood.body).toEqual({ error: 'Forbidden', reason: 'flood' });
     expect(flood.headers['retry-after']).toBe('300');
@@ -207,7 +207,7 @@ describe('every route', () => {
       headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': 'AAAA' },
     });
     expect(forged.status).toBe(403);
-    await expect.poll(async () => (await httpCall(h, 'GET', '/healthz', { from: '127.0.0.21' })).status).toBe(403);
+    await expect.poll(async () => (await httpCall(h, 'GET', '/probe', { from: '127.0.0.21' })).status).toBe(403);
     // …which never stops a correctly signed webhook from the same (shared) IP.
     expect((await post()).status).toBe(200);
     expect(await rejectionCounts(h.metrics)).toMatchObject({ bad_signature: 1, cooldown: 1 });
@@ -228,8 +228,8 @@ describe('client IP', () => {
     const spoof = { 'x-forwarded-for': '203.0.113.5' };
     expect((await upgrade(h, '/twilio/stream/junk', { from: '127.0.0.30', headers: spoof })).status).toBe(401);
     // Banned: the socket's address, whatever the header claims.
-    expect((await httpCall(h, 'GET', '/healthz', { from: '127.0.0.30' })).status).toBe(403);
-    expect((await httpCall(h, 'GET', '/healthz', { from: '127.0.0.31', headers: spoof })).status).toBe(200);
+    expect((await httpCall(h, 'GET', '/probe', { from: '127.0.0.30' })).status).toBe(403);
+    expect((await httpCall(h, 'GET', '/probe', { from: '127.0.0.31', headers: spoof })).status).toBe(200);
   });
 
   it('with TRUST_PROXY, judges the right-most untrusted X-Forwarded-For hop', async () => {
@@ -237,12 +237,28 @@ describe('client IP', () => {
     // Through the trusted proxy; 10.1.1.1 is a trusted internal hop; 198.51.100.1 was written by the client.
     const via = (xff: string) => ({ from: '127.0.0.32', headers: { 'x-forwarded-for': xff } });
     expect((await upgrade(h, '/twilio/stream/junk', via('198.51.100.1, 203.0.113.5, 10.1.1.1'))).status).toBe(401);
-    expect((await httpCall(h, 'GET', '/healthz', via('203.0.113.5'))).status).toBe(403);
-    expect((await httpCall(h, 'GET', '/healthz', via('198.51.100.1'))).status).toBe(200);
+    expect((await httpCall(h, 'GET', '/probe', via('203.0.113.5'))).status).toBe(403);
+    expect((await httpCall(h, 'GET', '/probe', via('198.51.100.1'))).status).toBe(200);
     // The proxy itself is not the client and was not banned.
-    expect((await httpCall(h, 'GET', '/healthz', { from: '127.0.0.32' })).status).toBe(200);
+    expect((await httpCall(h, 'GET', '/probe', { from: '127.0.0.32' })).status).toBe(200);
     // An untrusted peer cannot claim to be someone else.
-    expect((await httpCall(h, 'GET', '/healthz', { from: '127.0.0.33', headers: { 'x-forwarded-for': '203.0.113.5' } })).status).toBe(200);
+    expect((await httpCall(h, 'GET', '/probe', { from: '127.0.0.33', headers: { 'x-forwarded-for': '203.0.113.5' } })).status).toBe(200);
+  });
+});
+
+describe('client IP: forwarded values that are not IPs', () => {
+  it('are never a guard key: the trusted proxy that forwarded them is judged, so rotating them buys nothing', async () => {
+    const h = await harness({ env: { TRUST_PROXY: '127.0.0.34' } });
+    const via = (xff: string) => ({ from: '127.0.0.34', headers: { 'x-forwarded-for': xff } });
+    expect((await upgrade(h, '/twilio/stream/junk', via('garbage-1'))).status).toBe(401);
+    // Another made-up value is the same key: still in the cooldown the first one earned.
+    const again = await upgrade(h, '/twilio/stream/junk', via('not-an-ip-2'));
+    expect([again.status, again.body?.reason]).toEqual([403, 'cooldown']);
+    expect((await httpCall(h, 'GET', '/probe', via('unknown'))).status).toBe(403);
+    // Real client addresses behind the same proxy are their own keys, unaffected.
+    expect((await httpCall(h, 'GET', '/probe', via('198.51.100.8'))).status).toBe(200);
+    const cooldown = h.logs.records().find((r) => r.msg === 'guard cooldown');
+    expect(cooldown?.ip).toBe('127.0.0.34');
   });
 });
 

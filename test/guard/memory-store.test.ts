@@ -26,6 +26,18 @@ describe('MemoryStore', () => {
     await store.close();
   });
 
+  it('leases a live call to one stream until it is released or its lease ends', async () => {
+    const store = new MemoryStore(limits);
+    expect(await store.claimCall('CA1', 10_000, 0)).toBe(true);
+    expect(await store.claimCall('CA1', 20_000, 5_000)).toBe(false);
+    expect(await store.claimCall('CA2', 20_000, 5_000)).toBe(true);
+    await store.releaseCall('CA1');
+    expect(await store.claimCall('CA1', 20_000, 5_000)).toBe(true);
+    // A lease whose release was lost runs out at its end.
+    expect(await store.claimCall('CA2', 40_000, 20_000)).toBe(true);
+    await store.close();
+  });
+
   it('100,000 distinct IPs cannot grow it past its cap; the overflow drops the least recently seen', async () => {
     const store = new MemoryStore(limits, { maxEntries: 1_000 });
     // Keep one banned attacker busy throughout: it stays recently used, so its ban survives.

@@ -8,6 +8,8 @@ import { Redis, type RedisOptions } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RedisStore, guardLimits } from '../../src/guard/index.js';
 import { cleanUp, REDIS_URL, requireRedis, skipRedis, uniquePrefix, whenReady } from './redis-helper.js';
+import { mintStreamToken } from '../../src/twilio/stream-token.js';
+import { until } from '../helpers/until.js';
 import { hangUp, httpCall, rejectionCounts, startHarness, tokenFor, upgrade, type Harness } from './harness.js';
 
 const prefix = uniquePrefix();
@@ -56,7 +58,7 @@ describe.skipIf(skipRedis)('guard with Redis', () => {
     expect((await upgrade(a.h, '/twilio/stream/junk', { from: '127.0.0.60' })).status).toBe(401);
     const onB = await upgrade(b.h, '/twilio/stream/junk', { from: '127.0.0.60' });
     expect([onB.status, onB.body?.reason, onB.headers['retry-after']]).toEqual([403, 'cooldown', '30']);
-    expect((await httpCall(b.h, 'GET', '/healthz', { from: '127.0.0.60' })).status).toBe(403);
+    expect((await httpCall(b.h, 'GET', '/probe', { from: '127.0.0.60' })).status).toBe(403);
 
     const { token } = tokenFor(a.h);
     const first = await upgrade(a.h, `/twilio/stream/${token}`, { from: '127.0.0.61' });
@@ -64,6 +66,25 @@ describe.skipIf(skipRedis)('guard with Redis', () => {
     expect((await upgrade(b.h, `/twilio/stream/${token}`, { from: '127.0.0.62' })).status).toBe(409);
     await hangUp(first.ws);
     expect([a.h.guard.healthy, b.h.guard.healthy]).toEqual([true, true]);
+  });
+
+  it('one stream per call across instances: a second valid token for a call streaming on A gets 409 on B, until the first ends', async () => {
+    const a = await instance();
+    const b = await instance();
+    await Promise.all([ready(a.store), ready(b.store)]);
+    const callSid = 'CA' + 'd'.repeat(32);
+    const mint = (i: number) => mintStreamToken(a.h.config.streamSecret, callSid, a.h.clock + i * 1_000, 300);
+    const first = await upgrade(a.h, `/twilio/stream/${mint(0)}`, { from: '127.0.0.68' });
+    expect(first.status).toBe(101);
+    const onB = await upgrade(b.h, `/twilio/stream/${mint(1)}`, { from: '127.0.0.69' });
+    expect([onB.status, onB.body?.reason]).toEqual([409, 'call_live']);
+    expect(b.h.accepted).toHaveLength(0);
+    await hangUp(first.ws);
+    // The lease goes with the stream's socket: then a new stream for the call is admitted anywhere.
+    await until(async () => (await a.store.redis.exists(`${prefix}call:${callSid}`)) === 0, 5_000, 'the lease released');
+    const later = await upgrade(b.h, `/twilio/stream/${mint(2)}`, { from: '127.0.0.69' });
+    expect(later.status).toBe(101);
+    await hangUp(later.ws);
   });
 
   it('a ban learned from Redis is then enforced on the raw socket, without Fastify or a round trip', async () => {
@@ -78,7 +99,7 @@ describe.skipIf(skipRedis)('guard with Redis', () => {
     const again = await upgrade(a.h, '/twilio/stream/junk', { from: '127.0.0.67' });
     expect([again.status, again.body?.reason, again.headers['retry-after']]).toEqual([403, 'cooldown', '30']);
     expect(a.h.seen).toHaveLength(1);
-    expect((await httpCall(a.h, 'GET', '/healthz', { from: '127.0.0.67' })).status).toBe(403);
+    expect((await httpCall(a.h, 'GET', '/probe', { from: '127.0.0.67' })).status).toBe(403);
     expect(asked).toBe(0);
     // A valid call from that address is still admitted (through the hook, which asks Redis for the token).
     const ok = await upgrade(a.h, `/twilio/stream/${tokenFor(a.h).token}`, { from: '127.0.0.67' });
@@ -164,6 +185,6 @@ describe.skipIf(skipRedis)('guard with Redis', () => {
     expect(waited).toBeGreaterThanOrEqual(45); // it waited for the deadline…
     expect(waited).toBeLessThan(5_000); // …and not for Redis (a liveness bound, not a benchmark)
     expect(a.h.guard.healthy).toBe(false);
-    expect((await httpCall(a.h, 'GET', '/healthz', { from: '127.0.0.66' })).status).toBe(403);
+    expect((await httpCall(a.h, 'GET', '/probe', { from: '127.0.0.66' })).status).toBe(403);
   });
 });

@@ -31,6 +31,8 @@ function switchable(): GuardStore & { mode: 'up' | 'error' | 'hang'; ready: bool
     attempt: (ip: string, a: string, now: number, p: boolean) => s.go(() => inner.attempt(ip, a, now, p)),
     penalize: (ip: string, now: number) => s.go(() => inner.penalize(ip, now)),
     claimToken: (id: string, e: number, now: number) => s.go(() => inner.claimToken(id, e, now)),
+    claimCall: (sid: string, until: number, now: number) => s.go(() => inner.claimCall(sid, until, now)),
+    releaseCall: (sid: string) => s.go(() => inner.releaseCall(sid)),
     ping: () => s.go(() => Promise.resolve()),
     close: () => Promise.resolve(),
   };

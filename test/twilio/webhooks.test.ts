@@ -118,6 +118,20 @@ describe.each([
     expect(res.json()).toMatchObject({ reason: 'missing_call_sid' });
   });
 
+  it('answers 409 call_live, with no TwiML and no token, for a CallSid that is already streaming (a replay)', async () => {
+    const config = testConfig();
+    const registry = new CallRegistry(config);
+    const slot = registry.tryAcquire('127.0.0.1', CALL_SID);
+    expect(typeof slot).toBe('object');
+    const { app } = await makeApp({}, registry);
+    const res = await app.inject({ method: 'POST', url: path, ...signedWebhook(path, params) });
+    expect([res.statusCode, res.json()]).toEqual([409, { error: 'Conflict', reason: 'call_live' }]);
+    if (typeof slot === 'object') slot.release();
+    const after = await app.inject({ method: 'POST', url: path, ...signedWebhook(path, params) });
+    expect(after.statusCode).toBe(200);
+    expect(after.body).toContain('<Stream');
+  });
+
   it('speaks and hangs up when the call cannot be served', async () => {
     const config = testConfig({ MAX_CALLS: '1' });
     const registry = new CallRegistry(config);

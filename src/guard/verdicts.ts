@@ -1,0 +1,56 @@
+/**
+ * Carrying out the guard's verdicts on a Fastify request: count the refusal, send it, log the
+ * ban it started. Shared by every part of the guard that answers through Fastify (install.ts,
+ * signed-webhooks.ts), so they all count and log alike.
+ */
+import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
+import type { Metrics } from '../metrics.js';
+import { ipHasher } from './client-ip.js';
+import type { BanVerdict } from './penalty.js';
+import { refuse, type Refusal } from './refuse.js';
+
+/** One request being judged: `ip` is its guard key, `now` the decision time (ms). */
+export interface Judged {
+  readonly request: FastifyRequest;
+  readonly reply: FastifyReply;
+  readonly ip: string;
+  readonly now: number;
+}
+
+export interface Verdicts {
+  /** rejections_total{reason} += 1. */
+  count(reason: string): void;
+  /** Counts and sends a refusal (the socket closes after it). */
+  say(at: Judged, refusal: Refusal): void;
+  /** New bans: a first cooldown at debug (one per offending IP); floods and escalations at info, IP hashed. */
+  logBan(log: FastifyBaseLogger, ip: string, now: number, ban: BanVerdict | undefined, cause: string): void;
+  /** The keyed label for an IP in info/warn lines (client-ip.ts). */
+  hashIp(ip: string): string;
+}
+
+export function createVerdicts(metrics: Pick<Metrics, 'rejections'>, streamSecret: string): Verdicts {
+  const hashIp = ipHasher(streamSecret);
+  // Pre-bound counters: a refusal during a flood costs one addition, not a label lookup.
+  const rejected = new Map<string, { inc(): void }>();
+  const count = (reason: string): void => {
+    let child = rejected.get(reason);
+    if (child === undefined) rejected.set(reason, (child = metrics.rejections.labels(reason)));
+    child.inc();
+  };
+  return {
+    count,
+    hashIp,
+    say(at, refusal) {
+      count(refusal.reason);
+      at.request.log.debug({ ip: at.ip, status: refusal.status, reason: refusal.reason }, 'guard refused');
+      refuse(at.reply, refusal);
+    },
+    logBan(log, ip, now, ban, cause) {
+      if (ban?.fresh !== true) return;
+      const seconds = Math.ceil((ban.until - now) / 1000);
+      const fields = { ipHash: hashIp(ip), cause, label: ban.label, seconds, strikes: ban.strikes };
+      if (ban.strikes > 1 || cause === 'flood') log.info(fields, 'guard ban');
+      else log.debug({ ...fields, ip }, 'guard cooldown');
+    },
+  };
+}
