@@ -269,13 +269,23 @@ export function loadConfig(env: Env = process.env): Config {
     if ('problem' in result) problems.push(result.problem);
     else out[key] = result.value;
   }
-  if (env.NODE_ENV === 'production' && !present(env.TWILIO_AUTH_TOKEN)) {
+  // The parsed value, not the raw one: " production" is production too.
+  const production = out.nodeEnv === 'production';
+  if (production && !present(env.TWILIO_AUTH_TOKEN)) {
     problems.push('TWILIO_AUTH_TOKEN is required when NODE_ENV=production (webhook signatures must be checked)');
   }
-  if (env.NODE_ENV === 'production' && typeof out.publicUrl === 'string' && !out.publicUrl.startsWith('https:')) {
+  if (production && typeof out.publicUrl === 'string' && !out.publicUrl.startsWith('https:')) {
     problems.push(
       'PUBLIC_URL must be https:// when NODE_ENV=production: Twilio refuses the ws:// stream URL an http:// origin gives (error 31920 on every call)',
     );
+  }
+  // Both carry a secret in every request (the OpenAI key; the Twilio auth token as Basic auth):
+  // in production only encrypted, or to this machine (a local stand-in or a TLS-terminating proxy).
+  if (production && typeof out.openaiRealtimeUrl === 'string' && out.openaiRealtimeUrl.startsWith('ws:') && !isLoopbackUrl(out.openaiRealtimeUrl)) {
+    problems.push('OPENAI_REALTIME_URL must be wss:// when NODE_ENV=production (it carries the OpenAI API key), unless it is a loopback address');
+  }
+  if (production && typeof out.twilioApiBaseUrl === 'string' && out.twilioApiBaseUrl.startsWith('http:') && !isLoopbackUrl(out.twilioApiBaseUrl)) {
+    problems.push('TWILIO_API_BASE_URL must be https:// when NODE_ENV=production (it carries the Twilio auth token), unless it is a loopback address');
   }
   if (present(env.TWILIO_PHONE_NUMBER) && !isE164(env.TWILIO_PHONE_NUMBER.trim())) {
     problems.push(`TWILIO_PHONE_NUMBER must be in E.164 form such as +15551234567`);
@@ -287,6 +297,12 @@ export function loadConfig(env: Env = process.env): Config {
   // DEBUG=true means debug level, unless LOG_LEVEL asks for something even more verbose.
   if (out.debug === true && out.logLevel !== 'trace') out.logLevel = 'debug';
   return Object.freeze(out) as Config;
+}
+
+/** Whether `url` names this machine (127.0.0.0/8, ::1, localhost). */
+function isLoopbackUrl(url: string): boolean {
+  const host = new URL(url).hostname;
+  return host === 'localhost' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
 /** E.164: a plus, then 2 to 15 digits, the first not zero. */

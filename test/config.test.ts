@@ -94,6 +94,22 @@ describe('loadConfig', () => {
     expect(loadConfig(testEnv({ NODE_ENV: 'development', PUBLIC_URL: 'http://localhost:3000' })).publicUrl).toBe('http://localhost:3000');
   });
 
+  it('sends the OpenAI key and the Twilio token only encrypted in production, or to this machine', () => {
+    expect(problemsOf(testEnv({ NODE_ENV: 'production', OPENAI_REALTIME_URL: 'ws://realtime.example.com/v1/realtime', TWILIO_API_BASE_URL: 'http://api.example.com' }))).toEqual([
+      'OPENAI_REALTIME_URL must be wss:// when NODE_ENV=production (it carries the OpenAI API key), unless it is a loopback address',
+      'TWILIO_API_BASE_URL must be https:// when NODE_ENV=production (it carries the Twilio auth token), unless it is a loopback address',
+    ]);
+    const local = loadConfig(testEnv({ NODE_ENV: 'production', OPENAI_REALTIME_URL: 'ws://127.0.0.1:4000/v1/realtime', TWILIO_API_BASE_URL: 'http://localhost:4001' }));
+    expect([local.openaiRealtimeUrl, local.twilioApiBaseUrl]).toEqual(['ws://127.0.0.1:4000/v1/realtime', 'http://localhost:4001']);
+    expect(loadConfig(testEnv({ NODE_ENV: 'development', OPENAI_REALTIME_URL: 'ws://realtime.example.com/v1/realtime' })).openaiRealtimeUrl).toBe(
+      'ws://realtime.example.com/v1/realtime',
+    );
+  });
+
+  it('applies the production rules to NODE_ENV as parsed (surrounding spaces too)', () => {
+    expect(problemsOf(testEnv({ NODE_ENV: ' production ', TWILIO_AUTH_TOKEN: undefined }))[0]).toMatch(/TWILIO_AUTH_TOKEN is required when NODE_ENV=production/);
+  });
+
   it('takes redis:// and rediss:// URLs only, never echoing one it cannot parse', () => {
     for (const good of ['redis://127.0.0.1:6379', 'rediss://user:pw@redis.example.com:6380/2', 'redis://redis']) {
       expect(loadConfig(testEnv({ REDIS_URL: good })).redisUrl).toBe(good);

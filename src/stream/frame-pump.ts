@@ -22,6 +22,8 @@ export interface FramePumpOptions {
   readonly setTimer?: (fn: () => void, delayMs: number) => unknown;
   /** @default clearTimeout */
   readonly clearTimer?: (handle: unknown) => void;
+  /** Runs `fn` at the end of this I/O turn (perTurn). @default setImmediate */
+  readonly setTurn?: (fn: () => void) => NodeJS.Immediate;
   /**
    * Take full frames once per I/O turn (setImmediate) instead of on every push, so a burst of
    * small deltas read from one socket read leaves as one large frame (coalesce mode: the model
@@ -45,6 +47,7 @@ export class FramePump {
   private timerFor: number | null = null;
   private closed = false;
   private readonly perTurn: boolean;
+  private readonly setTurn: (fn: () => void) => NodeJS.Immediate;
   private turn: NodeJS.Immediate | null = null;
 
   constructor(options: FramePumpOptions) {
@@ -55,6 +58,7 @@ export class FramePump {
     this.setTimer = options.setTimer ?? ((fn, ms) => setTimeout(fn, ms));
     this.clearTimer = options.clearTimer ?? ((h) => clearTimeout(h as ReturnType<typeof setTimeout>));
     this.perTurn = options.perTurn ?? false;
+    this.setTurn = options.setTurn ?? ((fn) => setImmediate(fn));
   }
 
   /** True while a timer is armed (for tests and introspection). */
@@ -80,7 +84,7 @@ export class FramePump {
     aggregator.add(chunk, now);
     if (this.perTurn) {
       if (this.turn === null && aggregator.pendingBytes >= aggregator.frameBytes) {
-        this.turn = setImmediate(this.onTurn);
+        this.turn = this.setTurn(this.onTurn);
       }
     } else {
       if (aggregator.pendingBytes >= aggregator.frameBytes) this.enqueue(aggregator.takeFull());

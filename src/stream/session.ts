@@ -33,6 +33,8 @@ import { faultBoundary, type Contain } from './fault-boundary.js';
 import type { UpstreamHandle, UpstreamProvider } from './upstream.js';
 import { HeldAudio } from './held-audio.js';
 import { MEDIA_TOO_FAST_CLOSE_MS, MediaPacer } from './media-pacer.js';
+import { LogBudget } from './log-budget.js';
+import { takeToken, type BucketLimits, type BucketState } from '../guard/bucket.js';
 import { closeWithin, SOCKET_CLOSE_GRACE_MS } from './socket-close.js';
 
 export type EndReason =
@@ -104,6 +106,9 @@ export interface CallStats {
   discardedToTwilio: number;
   /** Caller audio refused by the pacer (also in droppedToUpstream). */
   tooFastBytes: number;
+  /** Keypresses relayed to the model, and those refused as faster than a person presses keys. */
+  keypresses: number;
+  keypressesDropped: number;
 }
 
 export interface CallSummary {
@@ -161,7 +166,11 @@ export class StreamSession {
     discardedToUpstream: 0,
     discardedToTwilio: 0,
     tooFastBytes: 0,
+    keypresses: 0,
+    keypressesDropped: 0,
   };
+  /** Lines written for what a peer sends (tool calls, error events): a few of each kind per call. */
+  readonly logBudget = new LogBudget();
 
   private readonly opts: SessionOptions;
   private readonly twilio: WebSocket;
@@ -179,6 +188,8 @@ export class StreamSession {
   private readonly held: HeldAudio;
   /** Caller audio faster than real time is not relayed (billed input audio). */
   private readonly pacer: MediaPacer;
+  /** The caller's keypress budget (KEYPRESS_LIMITS); undefined until the first press. */
+  private keypresses: BucketState | undefined;
   private readonly playback = new PlaybackTracker();
   /** The model item whose audio the outbound pump currently holds. */
   private outItem: string | null = null;
@@ -211,7 +222,9 @@ export class StreamSession {
     const { config } = opts;
     this.backpressureBytes = config.backpressureBytes;
     this.invalidEvents = new InvalidUpstreamEvents(opts.metrics);
+    // The pumps' own timers and turns are entry points into this call too: through the boundary.
     const setTimer = (fn: () => void, ms: number) => setTimeout(this.contain(fn), ms);
+    const setTurn = (fn: () => void) => setImmediate(this.contain(fn));
     this.invalidRun = new InvalidFrameRun(config.invalidFrameLimit);
     const frameBytes = config.audioFrameMs * MULAW_BYTES_PER_MS;
     this.inbound = new FramePump({
@@ -225,6 +238,7 @@ export class StreamSession {
       onFrame: (frame) => this.sendToTwilio(frame),
       now: this.now,
       setTimer,
+      setTurn,
       // Deltas read in one burst leave as one frame (up to 1 s) instead of many 100 ms ones.
       perTurn: true,
     });
@@ -319,10 +333,7 @@ export class StreamSession {
         this.onStart(message);
         return;
       case 'dtmf':
-        // Digits can be PINs or card numbers: caller content, logged only with LOG_TRANSCRIPTS.
-        this.log.info(this.opts.config.logTranscripts ? { digit: message.dtmf.digit } : {}, 'caller pressed a key');
-        this.sendUpstream(userTextItem(`The caller pressed ${message.dtmf.digit} on the keypad.`));
-        this.sendUpstream(RESPONSE_CREATE);
+        this.onKeypress(message.dtmf.digit);
         return;
       case 'stop':
         this.close('twilio_stop');
@@ -330,6 +341,25 @@ export class StreamSession {
       case 'connected':
         return;
     }
+  }
+
+  /**
+   * A key the caller pressed goes to the model as words, and each one asks for a response (billed):
+   * at a person's pace (KEYPRESS_LIMITS), not at whatever rate a stream holder sends them.
+   */
+  private onKeypress(digit: string): void {
+    const { verdict, nextState } = takeToken(this.keypresses, Math.floor(this.now()), KEYPRESS_LIMITS);
+    this.keypresses = nextState;
+    if (!verdict.ok) {
+      if (this.stats.keypressesDropped === 0) this.log.warn('keypresses arrive faster than a person presses keys; dropping the excess');
+      this.stats.keypressesDropped += 1;
+      return;
+    }
+    this.stats.keypresses += 1;
+    // Digits can be PINs or card numbers: caller content, logged only with LOG_TRANSCRIPTS.
+    this.log.info(this.opts.config.logTranscripts ? { digit } : {}, 'caller pressed a key');
+    this.sendUpstream(userTextItem(`The caller pressed ${digit} on the keypad.`));
+    this.sendUpstream(RESPONSE_CREATE);
   }
 
   private onStart(message: Extract<TwilioInbound, { event: 'start' }>): void {
@@ -449,17 +479,19 @@ export class StreamSession {
         if (this.opts.config.logTranscripts) this.log.info({ speaker: 'assistant', transcript: event.transcript }, 'transcript');
         return;
       case 'response.function_call_arguments.done':
-        this.log.info({ tool: event.name }, 'assistant called a tool');
+        if (this.logBudget.take('tool_call')) this.log.info({ tool: event.name }, 'assistant called a tool');
         this.opts.onToolCall?.(this, { callId: event.call_id, name: event.name, arguments: event.arguments });
         return;
       case 'response.done':
         if (event.response?.status === 'failed') {
-          this.log.warn({ statusDetails: event.response.status_details }, 'model response failed');
+          if (this.logBudget.take('response_failed')) {
+            this.log.warn({ statusDetails: describeStatusDetails(event.response.status_details) }, 'model response failed');
+          }
         }
         return;
       case 'error': {
         const code = event.error.code ?? undefined;
-        this.log.warn({ code, type: event.error.type, message: event.error.message }, 'upstream error event');
+        if (this.logBudget.take('error_event')) this.log.warn({ code, type: event.error.type, message: event.error.message }, 'upstream error event');
         if (code === 'session_expired') {
           this.log.warn('the Realtime session reached its maximum duration; ending the call');
           this.close('session_expired');
@@ -629,30 +661,34 @@ export class StreamSession {
     this.closed = true;
     if (this.intendedEnd && (reason === 'twilio_stop' || reason === 'twilio_closed')) reason = this.intendedEnd;
     this.endReason = reason;
-    if (this.startTimer) clearTimeout(this.startTimer);
-    this.startTimer = null;
-    // Whatever is still held can no longer leave: counted as discarded, so every byte is accounted for.
-    let held = this.inbound.close();
-    for (const frame of this.held.takeAll()) held += frame.length;
-    this.discardToUpstream(held);
-    this.discardToTwilio(this.outbound.close());
-    if (this.upstream) closeWithin(this.upstream, 1000, 'call ended', SOCKET_CLOSE_GRACE_MS);
-    const [code, text] = TWILIO_CLOSE[reason];
-    closeWithin(this.twilio, code, text, SOCKET_CLOSE_GRACE_MS);
-
     const durationMs = Math.round(this.now() - this.createdAt);
-    const { metrics } = this.opts;
-    metrics.callsEnded.labels(reason).inc();
-    if (this.started) {
-      metrics.liveCalls.dec();
-      metrics.callDurationSeconds.observe(durationMs / 1000);
+    try {
+      if (this.startTimer) clearTimeout(this.startTimer);
+      this.startTimer = null;
+      // Whatever is still held can no longer leave: counted as discarded, so every byte is accounted for.
+      let held = this.inbound.close();
+      for (const frame of this.held.takeAll()) held += frame.length;
+      this.discardToUpstream(held);
+      this.discardToTwilio(this.outbound.close());
+      if (this.upstream) closeWithin(this.upstream, 1000, 'call ended', SOCKET_CLOSE_GRACE_MS);
+      const [code, text] = TWILIO_CLOSE[reason];
+      closeWithin(this.twilio, code, text, SOCKET_CLOSE_GRACE_MS);
+      const { metrics } = this.opts;
+      metrics.callsEnded.labels(reason).inc();
+      if (this.started) {
+        metrics.liveCalls.dec();
+        metrics.callDurationSeconds.observe(durationMs / 1000);
+      }
+      const level =
+        reason.startsWith('upstream') || reason === 'invalid_frames' || reason === 'start_timeout' || reason === 'internal_error' ? 'warn' : 'info';
+      this.log[level]({ reason, durationMs, stats: this.stats, logLinesHeldBack: this.logBudget.heldBack() }, 'call ended');
+    } finally {
+      // Whatever failed above (fail() then cuts the sockets), the call is over for everyone
+      // waiting on it: call control, the registry, a drain.
+      for (const watcher of this.playoutWatch.values()) watcher(false);
+      this.playoutWatch.clear();
+      this.opts.onEnd?.({ callSid: this.callSid, streamSid: this.streamSid, reason, durationMs, stats: this.stats });
     }
-    const level =
-      reason.startsWith('upstream') || reason === 'invalid_frames' || reason === 'start_timeout' || reason === 'internal_error' ? 'warn' : 'info';
-    this.log[level]({ reason, durationMs, stats: this.stats }, 'call ended');
-    for (const watcher of this.playoutWatch.values()) watcher(false);
-    this.playoutWatch.clear();
-    this.opts.onEnd?.({ callSid: this.callSid, streamSid: this.streamSid, reason, durationMs, stats: this.stats });
   }
 
   get reason(): EndReason | null {
@@ -662,6 +698,36 @@ export class StreamSession {
 
 /** Caller audio held while the upstream connects: 2 s, then the oldest is dropped. */
 export const HELD_AUDIO_LIMIT_MS = 2_000;
+
+/**
+ * Keypresses relayed to the model: 20 at once (a long number typed quickly), then 5 a second —
+ * faster than a person presses keys, slow enough that keypresses cannot buy responses in bulk.
+ */
+export const KEYPRESS_LIMITS: BucketLimits = { burst: 20, ratePerMinute: 300 };
+
+/** Longest text of a failed response's details that is logged, in characters. */
+const STATUS_DETAILS_LOG_CHARS = 256;
+
+/**
+ * A failed response's `status_details` as a log field: the few strings that say why (type,
+ * reason, error type, code, message), each cut to STATUS_DETAILS_LOG_CHARS; never the whole
+ * object, which the peer may make as large as a message (megabytes).
+ */
+export function describeStatusDetails(details: unknown): Record<string, string> | undefined {
+  if (typeof details !== 'object' || details === null) return undefined;
+  const d = details as { type?: unknown; reason?: unknown; error?: unknown };
+  const e = (typeof d.error === 'object' && d.error !== null ? d.error : {}) as { type?: unknown; code?: unknown; message?: unknown };
+  const out: Record<string, string> = {};
+  const put = (key: string, value: unknown) => {
+    if (typeof value === 'string') out[key] = value.slice(0, STATUS_DETAILS_LOG_CHARS);
+  };
+  put('type', d.type);
+  put('reason', d.reason);
+  put('errorType', e.type);
+  put('errorCode', e.code);
+  put('errorMessage', e.message);
+  return out;
+}
 
 /** One Buffer for a message as ws hands it over (a Buffer unless binaryType says otherwise). */
 function rawBuffer(data: RawData): Buffer {

@@ -29,7 +29,8 @@ export type InvalidFrameReason =
   | 'unknown_event'
   | 'media_before_start'
   | 'second_start'
-  | 'bad_payload'; // media payload empty or not strict base64
+  | 'bad_payload' // media payload empty or not strict base64
+  | 'bad_dtmf'; // a dtmf digit that is not one key of a phone keypad
 
 export interface MediaFormat {
   readonly encoding: string;
@@ -114,6 +115,14 @@ const UNKNOWN_EVENT = verdict('unknown_event');
 const MEDIA_BEFORE_START = verdict('media_before_start');
 const SECOND_START = verdict('second_start');
 const BAD_PAYLOAD = verdict('bad_payload');
+const BAD_DTMF = verdict('bad_dtmf');
+
+/**
+ * One key of a phone keypad (Twilio sends 0-9, * and #; A-D exist on some). Anything else is not
+ * a keypress: the digit goes to the model as text, so free text here would be a way to speak to
+ * it in words the caller never said.
+ */
+const DTMF_DIGIT = /^[0-9*#A-D]$/;
 
 type Obj = Record<string, unknown>;
 
@@ -304,7 +313,9 @@ function parseEvent(m: Obj, event: string, started: boolean): ParseResult {
     case 'dtmf': {
       const streamSid = str(m, 'streamSid');
       const d = objField(m, 'dtmf');
-      return { ok: true, message: { event, sequenceNumber, streamSid, dtmf: { track: optStr(d, 'track'), digit: str(d, 'digit') } } };
+      const digit = str(d, 'digit');
+      if (!DTMF_DIGIT.test(digit)) return BAD_DTMF;
+      return { ok: true, message: { event, sequenceNumber, streamSid, dtmf: { track: optStr(d, 'track'), digit } } };
     }
     case 'stop': {
       const streamSid = str(m, 'streamSid');

@@ -87,15 +87,17 @@ describe('fuzzing both peers of a live call', () => {
     volume.callsOpened += 1;
     let barrier = 0;
 
-    /** Proof the fuzzed call still works: a tool call is answered and a key press reaches the model. */
+    /** Proof the fuzzed call still works: a tool call is answered and caller audio marked for this barrier reaches the model. */
     const alive = async ({ call, conn }: Fuzzed): Promise<boolean> => {
       const id = `barrier_${++barrier}`;
+      const marker = Buffer.alloc(800, 0x55);
+      marker.writeUInt32BE(barrier, 0);
       const ended = call.closed.then(() => false);
       conn.send({ type: 'response.function_call_arguments.done', call_id: id, name: 'fuzz_barrier', arguments: '{}' });
-      call.dtmf(id);
+      call.sendMedia(marker);
       const answered = Promise.all([
         conn.waitForEvent('conversation.item.create', (e) => (e.item as { call_id?: string }).call_id === id, 10_000),
-        conn.waitForEvent('conversation.item.create', (e) => JSON.stringify(e.item).includes(`pressed ${id}`), 10_000),
+        until(() => conn.appendedAudio().includes(marker), 10_000, `the caller audio of ${id} upstream`),
       ]).then(
         () => true,
         // The fake's recorder ends when the upstream closes: then the Twilio close must follow.

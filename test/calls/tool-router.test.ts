@@ -1,12 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { pino } from 'pino';
-import { createToolRouter, MAX_TOOL_ARGUMENT_BYTES, parseArguments } from '../../src/calls/tools/router.js';
+import { createToolRouter, MAX_REFUSED_TOOL_CALLS_IN_A_ROW, MAX_TOOL_ARGUMENT_BYTES, parseArguments } from '../../src/calls/tools/router.js';
 import { defineTool, waitForPlayout, type ToolSession } from '../../src/calls/tools/tool.js';
 import { faultBoundary } from '../../src/stream/fault-boundary.js';
 import type { TwilioRest } from '../../src/calls/twilio-rest.js';
 import { testConfig } from '../helpers/config.js';
 import { until } from '../helpers/until.js';
+import { LogBudget, LOG_LINES_PER_KIND } from '../../src/stream/log-budget.js';
 
 describe('parseArguments', () => {
   it('accepts a JSON object text, and empty text as no arguments', () => {
@@ -56,6 +57,7 @@ function fakeSession() {
   const session: ToolSession = {
     callSid: 'CA' + '0'.repeat(32),
     log: pino({ level: 'silent' }),
+    logBudget: new LogBudget(),
     get isClosed() {
       return closed;
     },
@@ -124,6 +126,27 @@ describe('the tool router', () => {
       { type: 'response.create' },
     ]);
     expect(faults).toEqual([]);
+  });
+
+  it('answers refused calls in a row with a new response only for the first few, and logs a few of each kind', () => {
+    const tool = defineTool<Record<string, unknown>>({
+      name: 'ok',
+      description: 'x',
+      parameters: { type: 'object' },
+      parseArgs: (raw) => ({ ok: true, args: raw as Record<string, unknown> }),
+      run: () => Promise.resolve(null),
+    });
+    const { session, sent } = fakeSession();
+    const router = createToolRouter([tool], { rest, config });
+    const responses = () => sent.filter((m) => m === '{"type":"response.create"}').length;
+    for (let i = 0; i < 10; i += 1) router.onToolCall(session, { callId: `u${i}`, name: 'nope', arguments: '{}' });
+    expect(sent.filter((m) => m.includes('function_call_output'))).toHaveLength(10);
+    expect(responses()).toBe(MAX_REFUSED_TOOL_CALLS_IN_A_ROW);
+    expect(session.logBudget.heldBack()).toEqual({ unknown_tool: 10 - LOG_LINES_PER_KIND });
+    // A call that is accepted ends the run: the next refusal gets a response again.
+    router.onToolCall(session, { callId: 'ok1', name: 'ok', arguments: '{}' });
+    router.onToolCall(session, { callId: 'u10', name: 'nope', arguments: '{}' });
+    expect(responses()).toBe(MAX_REFUSED_TOOL_CALLS_IN_A_ROW + 1);
   });
 
   it('waitForPlayout runs its timeout inside the session fault boundary', async () => {

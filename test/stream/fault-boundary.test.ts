@@ -83,4 +83,24 @@ describe('a fault inside one call', () => {
     await healthy.hangUp();
     await until(() => b.app.sessions.size === 0, 5000, 'sessions gone');
   });
+
+  it('contains a fault in the outbound pump\'s end-of-turn delivery too (its setImmediate is an entry point)', async () => {
+    const b = await startBridge();
+    bridge = b;
+    const call = await b.call();
+    const conn = await b.realtime.waitForConnection(0);
+    await conn.waitForEvent('session.update');
+    const session = [...b.app.sessions][0]!;
+    const boom = new Error('injected fault in delivery to Twilio');
+    // Model audio leaves for Twilio at the end of the I/O turn it was read in (perTurn).
+    (session as unknown as { sendToTwilio: (frame: Buffer) => void }).sendToTwilio = () => {
+      throw boom;
+    };
+    // No `done`: the flush it causes would deliver inside the message handler instead.
+    await conn.sendAudio(agent, { chunkBytes: 1600, intervalMs: 0, done: false });
+    expect(await call.closed).toEqual({ code: 1011, reason: 'internal error' });
+    await until(() => b.app.sessions.size === 0, 5000, 'session gone');
+    const errors = b.logs.records().filter((r) => (r.level as number) >= 50);
+    expect((errors[0]?.err as { stack?: string }).stack).toContain('injected fault in delivery to Twilio');
+  });
 });

@@ -14,6 +14,8 @@ import type { CallTool, ToolResult, ToolSession } from './tool.js';
 
 /** Longest `arguments` string parsed, in bytes: tool arguments are a few short fields. */
 export const MAX_TOOL_ARGUMENT_BYTES = 16 * 1024;
+/** Refused tool calls in a row that still get a new response; later ones get only the error output. @default 3 */
+export const MAX_REFUSED_TOOL_CALLS_IN_A_ROW = 3;
 
 export interface ToolRouter {
   readonly declarations: readonly ToolDeclaration[];
@@ -28,6 +30,18 @@ export function createToolRouter(tools: readonly CallTool[], deps: { rest: Twili
   }
   /** Sessions where a call-ending tool is running: a second one is refused, not run twice. */
   const ending = new WeakSet<ToolSession>();
+  /** Tool calls refused in a row (unknown tool, bad arguments), per session. */
+  const refusedInARow = new WeakMap<ToolSession, number>();
+
+  /**
+   * Answers a refused call: an error output, and a new response only for the first few in a row,
+   * so a model stuck in a loop (or a peer sending junk calls) cannot draw billed responses without end.
+   */
+  function refuse(session: ToolSession, callId: string, error: string): void {
+    const n = (refusedInARow.get(session) ?? 0) + 1;
+    refusedInARow.set(session, n);
+    answer(session, callId, { output: { ok: false, error }, respond: n <= MAX_REFUSED_TOOL_CALLS_IN_A_ROW });
+  }
 
   function answer(session: ToolSession, callId: string, result: ToolResult): void {
     if (session.isClosed) return;
@@ -39,19 +53,17 @@ export function createToolRouter(tools: readonly CallTool[], deps: { rest: Twili
     const log = session.log.child({ tool: call.name, toolCallId: call.callId });
     const tool = byName.get(call.name);
     if (!tool) {
-      log.warn('the model called an unknown tool');
-      answer(session, call.callId, {
-        output: { ok: false, error: `Unknown tool "${call.name}". Available: ${[...byName.keys()].join(', ') || 'none'}.` },
-        respond: true,
-      });
+      if (session.logBudget.take('unknown_tool')) log.warn('the model called an unknown tool');
+      refuse(session, call.callId, `Unknown tool "${call.name}". Available: ${[...byName.keys()].join(', ') || 'none'}.`);
       return;
     }
     const args = parseArguments(call.arguments);
     if (!args.ok) {
-      log.warn({ error: args.error }, 'tool arguments rejected');
-      answer(session, call.callId, { output: { ok: false, error: args.error }, respond: true });
+      if (session.logBudget.take('tool_arguments_rejected')) log.warn({ error: args.error }, 'tool arguments rejected');
+      refuse(session, call.callId, args.error);
       return;
     }
+    refusedInARow.delete(session);
     if (tool.endsCall) {
       if (ending.has(session)) {
         // Already hanging up or transferring: no new response, the call is about to end.
