@@ -9,7 +9,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { publicWsBase, type Config } from '../config.js';
 import type { CallRegistry } from '../call-registry.js';
 import { mintStreamToken } from './stream-token.js';
-import { checkWebhookSignature } from './signature.js';
+import { requireWebhookSignature, type OnBadSignature } from './signature.js';
 import { streamTwiml, unavailableTwiml, type CallDirection } from './twiml.js';
 
 export type FormBody = Record<string, string>;
@@ -25,7 +25,7 @@ export interface WebhookOptions {
   readonly registry: CallRegistry;
   readonly now: () => number;
   /** Told when a signature fails, so the guard can penalise the source (flood rule, cooldown). */
-  readonly onBadSignature?: (request: FastifyRequest, reason: 'bad_signature' | 'missing_signature') => void;
+  readonly onBadSignature?: OnBadSignature;
   /** Told after stream TwiML is served (pre-warm hooks in here). */
   readonly onTwimlServed?: (event: TwimlServedEvent) => void;
 }
@@ -36,25 +36,8 @@ export function registerWebhooks(app: FastifyInstance, opts: WebhookOptions): vo
   const { config, registry } = opts;
   const wsBase = publicWsBase(config);
 
-  /**
-   * preHandler: the body is parsed by now. Replies 403 itself and returns false on failure.
-   * Synchronous on purpose: nothing here awaits the (thenable) reply.
-   */
-  function signatureOk(request: FastifyRequest, reply: FastifyReply): boolean {
-    if (!config.twilioAuthToken) return true;
-    const body = (request.body ?? {}) as FormBody;
-    const verdict = checkWebhookSignature(config.twilioAuthToken, config.publicUrl, request.url, request.headers['x-twilio-signature'], body);
-    if (verdict === 'ok') return true;
-    // (A signed-looking request that fails was refused by the guard before it got here; this
-    // line is for unsigned ones, which the guard's flood rule bounds.)
-    request.log.warn(
-      { reason: verdict, route: request.routeOptions.url },
-      'webhook signature rejected (check PUBLIC_URL matches the URL configured in Twilio)',
-    );
-    opts.onBadSignature?.(request, verdict);
-    void reply.code(403).type('application/json').send({ error: 'Forbidden', reason: verdict });
-    return false;
-  }
+  const signatureOk = (request: FastifyRequest, reply: FastifyReply): boolean =>
+    requireWebhookSignature(config, request, reply, opts.onBadSignature);
 
   const streamWebhook = (direction: CallDirection) =>
     function handler(request: FastifyRequest, reply: FastifyReply): void {
