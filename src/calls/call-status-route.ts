@@ -6,6 +6,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config.js';
+import { isCallSid } from '../twilio/call-sid.js';
 import { requireWebhookSignature, type OnBadSignature } from '../twilio/signature.js';
 
 /** Call statuses after which no stream can come. */
@@ -26,7 +27,7 @@ export function registerCallStatusRoute(app: FastifyInstance, opts: CallStatusRo
   app.post('/twilio/call-status', function callStatus(request, reply): void {
     if (!requireWebhookSignature(config, request, reply, opts.onBadSignature)) return;
     const body = (request.body ?? {}) as Record<string, string>;
-    const callSid = typeof body.CallSid === 'string' && /^[A-Za-z0-9]{1,64}$/.test(body.CallSid) ? body.CallSid : undefined;
+    const callSid = isCallSid(body.CallSid) ? body.CallSid : undefined;
     const status = body.CallStatus ?? 'unknown';
     const fields = {
       callSid,

@@ -8,6 +8,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { publicWsBase, type Config } from '../config.js';
 import type { CallRegistry } from '../call-registry.js';
+import { isCallSid } from './call-sid.js';
 import { mintStreamToken } from './stream-token.js';
 import { requireWebhookSignature, type OnBadSignature } from './signature.js';
 import { streamTwiml, unavailableTwiml, type CallDirection } from './twiml.js';
@@ -30,8 +31,6 @@ export interface WebhookOptions {
   readonly onTwimlServed?: (event: TwimlServedEvent) => void;
 }
 
-const CALL_SID = /^[A-Za-z0-9]{1,64}$/;
-
 export function registerWebhooks(app: FastifyInstance, opts: WebhookOptions): void {
   const { config, registry } = opts;
   const wsBase = publicWsBase(config);
@@ -44,7 +43,7 @@ export function registerWebhooks(app: FastifyInstance, opts: WebhookOptions): vo
       if (!signatureOk(request, reply)) return;
       const body = (request.body ?? {}) as FormBody;
       const callSid = body.CallSid;
-      if (typeof callSid !== 'string' || !CALL_SID.test(callSid)) {
+      if (!isCallSid(callSid)) {
         void reply.code(400).send({ error: 'Bad Request', reason: 'missing_call_sid', message: 'CallSid is required' });
         return;
       }
