@@ -34,9 +34,10 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { CallRegistry } from '../call-registry.js';
-import { publicWsBase, type Config } from '../config.js';
+import type { Config } from '../config.js';
 import { hasBearer } from '../bearer.js';
 import type { Metrics } from '../metrics.js';
+import { STREAM_PATH, STREAM_ROUTE, streamUrlBase as streamUrlBaseOf } from '../twilio/stream-path.js';
 import { MAX_TOKEN_LENGTH } from '../twilio/stream-token.js';
 import type { StreamAuth } from '../stream/route.js';
 import { agentKey, clientKey, judgedAddress } from './client-ip.js';
@@ -82,8 +83,6 @@ export interface GuardOptions {
   readonly deadlineMs?: number;
   /** While a shared store fails, how often to try it again, ms. @default 1_000 */
   readonly probeIntervalMs?: number;
-  /** Where the stream WebSocket lives. @default '/twilio/stream' */
-  readonly streamPath?: string;
   /** Answer what it can of anonymous stream upgrades on the raw socket (fast-refusal.ts). @default true */
   readonly fastLane?: boolean;
   /**
@@ -123,10 +122,10 @@ export type GuardedStreamAuth = StreamAuth & { readonly slot: { readonly ip: str
 export function installGuard(app: FastifyInstance, opts: GuardOptions): Guard {
   const { config, registry, metrics } = opts;
   const clock = opts.now ?? Date.now;
-  const streamPath = opts.streamPath ?? '/twilio/stream';
+  const streamPath = STREAM_PATH;
   const webhookPrefix = opts.webhookPrefix ?? '/twilio/';
   const healthRoutes = new Set(opts.healthRoutes ?? ['/healthz', '/readyz']);
-  const streamUrlBase = publicWsBase(config) + streamPath;
+  const streamUrlBase = streamUrlBaseOf(config);
   const store =
     opts.store instanceof MemoryStore
       ? opts.store
@@ -142,7 +141,7 @@ export function installGuard(app: FastifyInstance, opts: GuardOptions): Guard {
 
   // The lane answers before the app's onResponse hook could count the request, so it counts it
   // there itself, under the route Fastify would have matched (laneToken makes sure it would).
-  const streamRoute = `${streamPath}/:token`;
+  const streamRoute = STREAM_ROUTE;
   const answered = new Map<number, { inc(): void }>();
   const countAnswered = (status: number): void => {
     let child = answered.get(status);

@@ -6,9 +6,10 @@
  * TWILIO_AUTH_TOKEN set, a missing or wrong signature gets 403 and no TwiML.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { publicWsBase, type Config } from '../config.js';
+import type { Config } from '../config.js';
 import type { CallRegistry } from '../call-registry.js';
 import { isCallSid } from './call-sid.js';
+import { streamUrl } from './stream-path.js';
 import { mintStreamToken } from './stream-token.js';
 import { requireWebhookSignature, type OnBadSignature } from './signature.js';
 import { streamTwiml, unavailableTwiml, type CallDirection } from './twiml.js';
@@ -33,7 +34,6 @@ export interface WebhookOptions {
 
 export function registerWebhooks(app: FastifyInstance, opts: WebhookOptions): void {
   const { config, registry } = opts;
-  const wsBase = publicWsBase(config);
 
   const signatureOk = (request: FastifyRequest, reply: FastifyReply): boolean =>
     requireWebhookSignature(config, request, reply, opts.onBadSignature);
@@ -67,7 +67,7 @@ export function registerWebhooks(app: FastifyInstance, opts: WebhookOptions): vo
       log.info({ direction }, 'serving stream TwiML');
       void reply.type('text/xml').send(
         streamTwiml({
-          streamUrl: `${wsBase}/twilio/stream/${token}`,
+          streamUrl: streamUrl(config, token),
           statusCallbackUrl: `${config.publicUrl}/twilio/stream-status`,
           token,
           direction,
