@@ -16,6 +16,7 @@
  * twice). No request is ever retried here for the same reason.
  */
 import type { Config } from '../config.js';
+import { isJsonObject as isObject } from '../stream/peer-input.js';
 import { isCallSid } from '../twilio/call-sid.js';
 
 /** Largest reply body read, in bytes: a Call resource is about 2 KB of JSON; more is not Twilio. */
@@ -275,8 +276,4 @@ function refusedError(exchange: Extract<RestExchange, { kind: 'answered' }>): Tw
       ? body.message.slice(0, MAX_ERROR_MESSAGE_CHARS)
       : `Twilio answered HTTP ${exchange.status}`;
   return new TwilioApiError(message, 'refused', exchange.status, code);
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
