@@ -138,6 +138,10 @@ export function installGuard(app: FastifyInstance, opts: GuardOptions): Guard {
   const healthBudget = new KeyedBuckets(HEALTH_BUDGET);
   const verdicts = createVerdicts(metrics, config.streamSecret);
   const { count, say, logBan } = verdicts;
+  // For store calls nobody waits for (a lease release, a penalty). The stores answer from memory
+  // when the backend fails (resilient-store.ts), so these reject only on a bug: logged here, not
+  // left to the process's unhandled-rejection policy, which would end every call on the instance.
+  const logStoreFailure = (log: FastifyRequest['log'], op: string) => (err: unknown): void => log.error({ err, op }, 'guard store call failed');
 
   // The lane answers before the app's onResponse hook could count the request, so it counts it
   // there itself, under the route Fastify would have matched (laneToken makes sure it would).
@@ -215,14 +219,14 @@ export function installGuard(app: FastifyInstance, opts: GuardOptions): Guard {
     // Authoritative and synchronous: two upgrades racing for the last slot, or for one call, cannot both get it.
     const slot = registry.tryAcquire(ip, callSid);
     if (slot === 'call_live') return say(at, { status: 409, reason: 'call_live' }); // the lease is the live stream's
-    if (typeof slot !== 'object') void store.releaseCall(callSid);
+    if (typeof slot !== 'object') store.releaseCall(callSid).catch(logStoreFailure(request.log, 'release_call'));
     if (slot === 'capacity') return say(at, { status: 503, reason: 'capacity' });
     if (slot === 'ip_cap') return say(at, { status: 429, reason: 'ip_cap' });
     // Held until the TCP socket closes, so the caps count real sockets whatever the route does.
     const socket = request.raw.socket;
     const release = (): void => {
       slot.release();
-      void store.releaseCall(callSid);
+      store.releaseCall(callSid).catch(logStoreFailure(request.log, 'release_call'));
     };
     socket.once('close', release);
     if (socket.destroyed) release(); // the client left during the claims
@@ -318,7 +322,10 @@ export function installGuard(app: FastifyInstance, opts: GuardOptions): Guard {
       count(reason);
       const ip = ipOf(request);
       const now = Math.floor(clock());
-      void store.penalize(ip, now).then((ban) => logBan(request.log, ip, now, ban, reason));
+      store
+        .penalize(ip, now)
+        .then((ban) => logBan(request.log, ip, now, ban, reason))
+        .catch(logStoreFailure(request.log, 'penalize'));
     },
     close: () => store.close(),
   };
