@@ -138,7 +138,7 @@ export async function runBaselineProcess(name: string, makeRelay: (upstreamUrl: 
   process.once('SIGTERM', () => {
     // The benchmark has hung every call up already: don't wait on stragglers.
     setTimeout(() => process.exit(0), 2000).unref();
-    void server.close().then(() => process.exit(0));
+    void server.close().then(() => process.exit(0)); // close() only resolves (when the server has closed)
   });
 }
 

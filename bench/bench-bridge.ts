@@ -115,10 +115,13 @@ app.post('/__bench/profile', async (request, reply) => {
 
 process.once('SIGTERM', () => {
   const force = setTimeout(() => process.exit(0), CLOSE_GRACE_MS);
-  app.close().finally(() => {
-    clearTimeout(force);
-    process.exit(0);
-  });
+  app
+    .close()
+    .catch((err: unknown) => app.log.error({ err }, 'bench bridge: close failed'))
+    .finally(() => {
+      clearTimeout(force);
+      process.exit(0);
+    });
 });
 
 await app.listen({ host: config.host, port: config.port });

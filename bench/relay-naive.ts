@@ -117,6 +117,9 @@ function relay(twilio: WebSocket, upstreamUrl: string, counters: RelayCounters, 
       case 'stop':
         upstream.close();
         break;
+      case undefined:
+      default:
+        break; // connected, dtmf and the rest: the naive relay reads only the four above
     }
   });
   twilio.on('error', () => undefined);

@@ -6,6 +6,7 @@
  * so an operator fixes a broken `.env` in one pass instead of one restart per mistake.
  */
 import { isIP } from 'node:net';
+import { INVALID_FRAME_LIMIT } from './stream/twilio-protocol.js';
 
 type Env = Record<string, string | undefined>;
 
@@ -234,7 +235,7 @@ const schema = {
   floodBlockSeconds: int('FLOOD_BLOCK_SECONDS', 300, 1, 30 * 86_400),
   streamTokenTtlSeconds: int('STREAM_TOKEN_TTL_SECONDS', 300, 10, 86_400),
   startTimeoutMs: int('START_TIMEOUT_MS', 5_000, 100, 60_000),
-  invalidFrameLimit: int('INVALID_FRAME_LIMIT', 10, 1, 1_000),
+  invalidFrameLimit: int('INVALID_FRAME_LIMIT', INVALID_FRAME_LIMIT, 1, 1_000),
   audioFrameMs: int('AUDIO_FRAME_MS', 100, 20, 1_000),
   backpressureBytes: int('BACKPRESSURE_BYTES', 65_536, 1_024, 64 * 1024 * 1024),
   drainTimeoutSeconds: int('DRAIN_TIMEOUT_SECONDS', 600, 0, 86_400),

@@ -7,6 +7,7 @@
  */
 import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
 import type { Config } from './config.js';
+import { STREAM_PATH } from './twilio/stream-path.js';
 
 /** Keys whose values must never reach a log line, wherever they appear (one level deep too). */
 const SECRET_KEYS = [
@@ -30,11 +31,12 @@ export const REDACT_PATHS: readonly string[] = [
   ...SECRET_KEYS.map((k) => `*.${k}`),
 ];
 
-const STREAM_PATH = /^(\/twilio\/stream\/)[^/?#]+/;
+// (STREAM_PATH is letters and slashes: nothing in it a RegExp reads as special.)
+const STREAM_TOKEN_IN_URL = new RegExp(`^(${STREAM_PATH}/)[^/?#]+`);
 
 /** `/twilio/stream/<token>?x` → `/twilio/stream/***?x`: the token is a credential until it expires. */
 export function maskUrl(url: string): string {
-  return url.replace(STREAM_PATH, '$1***');
+  return url.replace(STREAM_TOKEN_IN_URL, '$1***');
 }
 
 interface RequestLike {

@@ -10,6 +10,7 @@ import type { Config } from '../config.js';
 import type { WebSocket } from 'ws';
 import type { CallRegistry } from '../call-registry.js';
 import type { TwimlServedEvent } from '../twilio/webhooks.js';
+import type { OnBadSignature } from '../twilio/signature.js';
 import type { SessionOptions } from '../stream/session.js';
 import type { UpstreamProvider } from '../stream/upstream.js';
 import { createTwilioRest, restSettingsNotice, type TwilioRest } from './twilio-rest.js';
@@ -39,7 +40,7 @@ export interface CallControlOptions {
   /** Opens a Realtime socket (the app wraps connectRealtime to watch upstream health). */
   readonly connect?: () => WebSocket;
   /** Wire to the guard: a bad signature on /twilio/call-status (the guard let it through to be checked). */
-  readonly onBadSignature?: (request: FastifyRequest, reason: 'bad_signature' | 'missing_signature') => void;
+  readonly onBadSignature?: OnBadSignature;
   /** Wire to the guard: a wrong API token on POST /calls. */
   readonly onBadToken?: (request: FastifyRequest) => void;
 }

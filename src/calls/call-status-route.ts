@@ -4,9 +4,10 @@
  * every webhook: with TWILIO_AUTH_TOKEN set, a missing or wrong X-Twilio-Signature gets 403.
  * It logs progress and, when the call is over, drops what was kept for it (greeting, pre-warm).
  */
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config.js';
-import { isValidTwilioSignature, signedUrl } from '../twilio/signature.js';
+import { isCallSid } from '../twilio/call-sid.js';
+import { requireWebhookSignature, type OnBadSignature } from '../twilio/signature.js';
 
 /** Call statuses after which no stream can come. */
 const FINAL_STATUSES = new Set(['completed', 'busy', 'no-answer', 'failed', 'canceled']);
@@ -18,28 +19,15 @@ export interface CallStatusRouteOptions {
   /** The call is over (any final status): forget its greeting, close its pre-warm. */
   readonly onCallOver: (callSid: string) => void;
   /** Told when a signature fails, so the guard can penalise the source (as webhooks.ts does). */
-  readonly onBadSignature?: (request: FastifyRequest, reason: 'bad_signature' | 'missing_signature') => void;
+  readonly onBadSignature?: OnBadSignature;
 }
 
 export function registerCallStatusRoute(app: FastifyInstance, opts: CallStatusRouteOptions): void {
   const { config } = opts;
   app.post('/twilio/call-status', function callStatus(request, reply): void {
+    if (!requireWebhookSignature(config, request, reply, opts.onBadSignature)) return;
     const body = (request.body ?? {}) as Record<string, string>;
-    if (config.twilioAuthToken) {
-      const signature = request.headers['x-twilio-signature'];
-      const url = signedUrl(config.publicUrl, request.url);
-      if (!isValidTwilioSignature(config.twilioAuthToken, typeof signature === 'string' ? signature : undefined, url, body)) {
-        const reason = signature ? 'bad_signature' : 'missing_signature';
-        request.log.warn(
-          { reason, route: '/twilio/call-status' },
-          'webhook signature rejected (check PUBLIC_URL matches the URL configured in Twilio)',
-        );
-        opts.onBadSignature?.(request, reason);
-        void reply.code(403).type('application/json').send({ error: 'Forbidden', reason });
-        return;
-      }
-    }
-    const callSid = typeof body.CallSid === 'string' && /^[A-Za-z0-9]{1,64}$/.test(body.CallSid) ? body.CallSid : undefined;
+    const callSid = isCallSid(body.CallSid) ? body.CallSid : undefined;
     const status = body.CallStatus ?? 'unknown';
     const fields = {
       callSid,

@@ -16,6 +16,8 @@
  * twice). No request is ever retried here for the same reason.
  */
 import type { Config } from '../config.js';
+import { isJsonObject as isObject } from '../stream/peer-input.js';
+import { isCallSid } from '../twilio/call-sid.js';
 
 /** Largest reply body read, in bytes: a Call resource is about 2 KB of JSON; more is not Twilio. */
 export const MAX_REPLY_BYTES = 64 * 1024;
@@ -23,8 +25,6 @@ export const MAX_REPLY_BYTES = 64 * 1024;
 export const MAX_ERROR_MESSAGE_CHARS = 500;
 /** Twilio's error code for "the requested resource was not found" (a call that already ended). */
 export const TWILIO_NOT_FOUND_CODE = 20404;
-/** A CallSid as the stream token accepts it (`CA` + 32 hex for Twilio; stand-ins may differ). */
-const SID_PATTERN = /^[A-Za-z0-9]{1,64}$/;
 /**
  * Failures that happen before a request is sent: nothing can have reached Twilio. Any other
  * transport failure (a reset, a timeout) may come after Twilio acted.
@@ -240,7 +240,7 @@ export function placeCallOutcome(exchange: RestExchange, timeoutMs: number): Pla
   if (exchange.kind === 'no_answer') return { kind: 'failed', error: noAnswerError(exchange, timeoutMs) };
   if (exchange.status < 200 || exchange.status > 299) return { kind: 'failed', error: refusedError(exchange) };
   const sid = isObject(exchange.body) ? exchange.body.sid : undefined;
-  if (typeof sid === 'string' && SID_PATTERN.test(sid)) return { kind: 'placed', callSid: sid };
+  if (isCallSid(sid)) return { kind: 'placed', callSid: sid };
   const problem = exchange.bodyProblem ?? (isObject(exchange.body) ? 'the reply has no valid "sid"' : 'the reply is not a JSON object');
   return { kind: 'placed_unconfirmed', status: exchange.status, problem };
 }
@@ -276,8 +276,4 @@ function refusedError(exchange: Extract<RestExchange, { kind: 'answered' }>): Tw
       ? body.message.slice(0, MAX_ERROR_MESSAGE_CHARS)
       : `Twilio answered HTTP ${exchange.status}`;
   return new TwilioApiError(message, 'refused', exchange.status, code);
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

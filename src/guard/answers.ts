@@ -6,6 +6,9 @@ import type { CredentialRejection } from './credentials.js';
 import type { GateVerdict } from './decide.js';
 import type { BanVerdict } from './penalty.js';
 import type { Refusal } from './refuse.js';
+import type { SignatureRejection } from '../twilio/signature.js';
+
+export type { SignatureRejection };
 
 /** The refusal, and the ban to log with what earned it. */
 export interface Answer {
@@ -25,8 +28,6 @@ export function answerAnonymous(verdict: GateVerdict, draining: boolean, rejecti
   if (draining) return { refusal: { status: 503, reason: 'draining' }, ban: undefined, cause: 'draining' };
   return { refusal: { status: 401, reason: rejection }, ban: verdict.ban, cause: rejection };
 }
-
-export type SignatureRejection = 'bad_signature' | 'missing_signature';
 
 /** A webhook whose signature failed: 403 (SPEC: a wrong signature gets 403), with the cooldown it started. */
 export function answerBadSignature(verdict: GateVerdict, reason: SignatureRejection): Answer {

@@ -34,9 +34,10 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { CallRegistry } from '../call-registry.js';
-import { publicWsBase, type Config } from '../config.js';
+import type { Config } from '../config.js';
 import { hasBearer } from '../bearer.js';
 import type { Metrics } from '../metrics.js';
+import { STREAM_PATH, STREAM_ROUTE, streamUrlBase as streamUrlBaseOf } from '../twilio/stream-path.js';
 import { MAX_TOKEN_LENGTH } from '../twilio/stream-token.js';
 import type { StreamAuth } from '../stream/route.js';
 import { agentKey, clientKey, judgedAddress } from './client-ip.js';
@@ -82,8 +83,6 @@ export interface GuardOptions {
   readonly deadlineMs?: number;
   /** While a shared store fails, how often to try it again, ms. @default 1_000 */
   readonly probeIntervalMs?: number;
-  /** Where the stream WebSocket lives. @default '/twilio/stream' */
-  readonly streamPath?: string;
   /** Answer what it can of anonymous stream upgrades on the raw socket (fast-refusal.ts). @default true */
   readonly fastLane?: boolean;
   /**
@@ -123,10 +122,10 @@ export type GuardedStreamAuth = StreamAuth & { readonly slot: { readonly ip: str
 export function installGuard(app: FastifyInstance, opts: GuardOptions): Guard {
   const { config, registry, metrics } = opts;
   const clock = opts.now ?? Date.now;
-  const streamPath = opts.streamPath ?? '/twilio/stream';
+  const streamPath = STREAM_PATH;
   const webhookPrefix = opts.webhookPrefix ?? '/twilio/';
   const healthRoutes = new Set(opts.healthRoutes ?? ['/healthz', '/readyz']);
-  const streamUrlBase = publicWsBase(config) + streamPath;
+  const streamUrlBase = streamUrlBaseOf(config);
   const store =
     opts.store instanceof MemoryStore
       ? opts.store
@@ -139,10 +138,14 @@ export function installGuard(app: FastifyInstance, opts: GuardOptions): Guard {
   const healthBudget = new KeyedBuckets(HEALTH_BUDGET);
   const verdicts = createVerdicts(metrics, config.streamSecret);
   const { count, say, logBan } = verdicts;
+  // For store calls nobody waits for (a lease release, a penalty). The stores answer from memory
+  // when the backend fails (resilient-store.ts), so these reject only on a bug: logged here, not
+  // left to the process's unhandled-rejection policy, which would end every call on the instance.
+  const logStoreFailure = (log: FastifyRequest['log'], op: string) => (err: unknown): void => log.error({ err, op }, 'guard store call failed');
 
   // The lane answers before the app's onResponse hook could count the request, so it counts it
   // there itself, under the route Fastify would have matched (laneToken makes sure it would).
-  const streamRoute = `${streamPath}/:token`;
+  const streamRoute = STREAM_ROUTE;
   const answered = new Map<number, { inc(): void }>();
   const countAnswered = (status: number): void => {
     let child = answered.get(status);
@@ -216,14 +219,14 @@ export function installGuard(app: FastifyInstance, opts: GuardOptions): Guard {
     // Authoritative and synchronous: two upgrades racing for the last slot, or for one call, cannot both get it.
     const slot = registry.tryAcquire(ip, callSid);
     if (slot === 'call_live') return say(at, { status: 409, reason: 'call_live' }); // the lease is the live stream's
-    if (typeof slot !== 'object') void store.releaseCall(callSid);
+    if (typeof slot !== 'object') store.releaseCall(callSid).catch(logStoreFailure(request.log, 'release_call'));
     if (slot === 'capacity') return say(at, { status: 503, reason: 'capacity' });
     if (slot === 'ip_cap') return say(at, { status: 429, reason: 'ip_cap' });
     // Held until the TCP socket closes, so the caps count real sockets whatever the route does.
     const socket = request.raw.socket;
     const release = (): void => {
       slot.release();
-      void store.releaseCall(callSid);
+      store.releaseCall(callSid).catch(logStoreFailure(request.log, 'release_call'));
     };
     socket.once('close', release);
     if (socket.destroyed) release(); // the client left during the claims
@@ -319,7 +322,10 @@ export function installGuard(app: FastifyInstance, opts: GuardOptions): Guard {
       count(reason);
       const ip = ipOf(request);
       const now = Math.floor(clock());
-      void store.penalize(ip, now).then((ban) => logBan(request.log, ip, now, ban, reason));
+      store
+        .penalize(ip, now)
+        .then((ban) => logBan(request.log, ip, now, ban, reason))
+        .catch(logStoreFailure(request.log, 'penalize'));
     },
     close: () => store.close(),
   };

@@ -95,6 +95,8 @@ export class ResilientStore implements GuardStore, ImmediateDecisions {
    * backend, at most once per probe interval, so readiness recovers even with no traffic.
    */
   get healthy(): boolean {
+    // Not awaited, and it cannot reject: #run answers every backend failure with the fallback,
+    // and this fallback is a constant.
     if (this.#open && this.#tryDue()) void this.#run('ping', () => this.#primary.ping(), () => undefined);
     return !this.#open && this.#primary.ready !== false;
   }

@@ -7,9 +7,7 @@
  * Caddy, that is the real client's address, so public clients are refused even if a proxy rule
  * ever let `/metrics` through.
  */
-import { bearer, sameSecret } from '../bearer.js';
-
-export { bearer, sameSecret };
+import { hasBearer } from '../bearer.js';
 
 export type MetricsAccess = 'allow' | 'bad_token' | 'not_loopback';
 
@@ -23,10 +21,7 @@ export interface MetricsAccessInput {
 }
 
 export function metricsAccess(input: MetricsAccessInput): MetricsAccess {
-  if (input.token !== undefined) {
-    const presented = bearer(input.authorization);
-    return presented !== null && sameSecret(presented, input.token) ? 'allow' : 'bad_token';
-  }
+  if (input.token !== undefined) return hasBearer(input.authorization, input.token) ? 'allow' : 'bad_token';
   return isLoopback(input.ip) ? 'allow' : 'not_loopback';
 }
 

@@ -7,7 +7,8 @@
  */
 import type { AddressInfo } from 'node:net';
 import { isIP } from 'node:net';
-import { publicWsBase, type Config } from '../config.js';
+import type { Config } from '../config.js';
+import { streamUrl } from '../twilio/stream-path.js';
 import { callTools } from '../calls/call-control.js';
 import { createTwilioRest } from '../calls/twilio-rest.js';
 
@@ -85,7 +86,7 @@ export function startupSummary(config: Config, address: Pick<AddressInfo, 'addre
       streamStatus: `${base}/twilio/stream-status`,
       callStatus: `${base}/twilio/call-status`,
     },
-    streamUrl: `${publicWsBase(config)}/twilio/stream/<token>`,
+    streamUrl: streamUrl(config, '<token>'),
     guardStore: guardStoreLabel(config),
     signatures: config.twilioAuthToken ? 'on' : 'off',
     // The same choice call control makes; building the REST client does no I/O.

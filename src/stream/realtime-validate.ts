@@ -13,7 +13,7 @@
  * over time, and an event we do not read is not an error. Tool `arguments` are handed on as
  * received: the tool router parses them and answers the model when they are unusable.
  */
-import { decodeStrictBase64 } from './twilio-protocol.js';
+import { decodeStrictBase64, isJsonObject as isObj, NOT_JSON, parseJsonText, type JsonObject as Obj } from './peer-input.js';
 
 /** Longest id accepted (item_id, response_id, call_id), in characters; real ones are ~30. */
 export const MAX_ID_CHARS = 256;
@@ -95,8 +95,6 @@ export type ServerEventVerdict =
   | { readonly ok: true; readonly event: RealtimeServerEvent }
   | { readonly ok: false; readonly type: InvalidEventType; readonly reason: InvalidEventReason; readonly field?: string };
 
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Signals a field problem from inside a reader; caught only in parseServerEvent. */
 class FieldError extends Error {
@@ -180,12 +178,8 @@ const NO_TYPE = invalid('none', 'no_type');
  */
 export function parseServerEvent(data: Buffer | string, isBinary = false): ServerEventVerdict {
   if (isBinary) return BINARY;
-  let value: unknown;
-  try {
-    value = JSON.parse(typeof data === 'string' ? data : data.toString('utf8'));
-  } catch {
-    return BAD_JSON;
-  }
+  const value = parseJsonText(data);
+  if (value === NOT_JSON) return BAD_JSON;
   if (!isObj(value)) return NOT_OBJECT;
   const type = value.type;
   // Audio deltas are most of what arrives (~50 a second per call while the model talks): checked

@@ -10,6 +10,7 @@ import type { WebSocket } from 'ws';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import type { Metrics } from '../metrics.js';
+import { STREAM_ROUTE } from '../twilio/stream-path.js';
 import { StreamSession, type SessionOptions } from './session.js';
 import type { UpstreamProvider } from './upstream.js';
 
@@ -45,7 +46,7 @@ export function registerStreamRoute(app: FastifyInstance, opts: StreamRouteOptio
   app.decorate('sessions', sessions);
   if (!app.hasRequestDecorator('streamAuth')) app.decorateRequest('streamAuth', undefined);
 
-  app.get('/twilio/stream/:token', { websocket: true }, (socket: WebSocket, request) => {
+  app.get(STREAM_ROUTE, { websocket: true }, (socket: WebSocket, request) => {
     const auth = request.streamAuth;
     if (!auth) {
       request.log.warn('stream upgrade without guard credentials; closing');

@@ -498,7 +498,12 @@ export class StreamSession {
         }
         return;
       }
-      default:
+      // The session's expiry is watched by calls/session-expiry.ts, which reads these events
+      // itself; event types the bridge does not act on arrive as 'other' (counted nowhere, by
+      // design: the API adds events over time). Listed so a new event type must be placed here.
+      case 'session.created':
+      case 'session.updated':
+      case 'other':
         return;
     }
   }

@@ -20,6 +20,7 @@
  *
  * Outbound (us → Twilio, bidirectional `<Connect><Stream>` only): media, mark, clear.
  */
+import { decodeStrictBase64, isJsonObject as isObj, NOT_JSON, parseJsonText, type JsonObject as Obj } from './peer-input.js';
 import { scanTwilioMedia } from './twilio-media-scan.js';
 
 export type InvalidFrameReason =
@@ -124,12 +125,8 @@ const BAD_DTMF = verdict('bad_dtmf');
  */
 const DTMF_DIGIT = /^[0-9*#A-D]$/;
 
-type Obj = Record<string, unknown>;
-
 /** Signals a shape problem from deep inside a field reader; caught only in this module. */
 class ShapeError extends Error {}
-
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function objField(o: Obj, key: string): Obj {
   const v = o[key];
@@ -206,26 +203,6 @@ function optTracks(o: Obj): readonly string[] | undefined {
 }
 
 /**
- * Strict base64 (standard alphabet, length a multiple of 4, at most two trailing `=`), decoded;
- * null for anything else. Buffer.from(…, 'base64') never fails, so strictness is checked around
- * it, without a regex pass over the text (this runs for every media frame):
- * - Node's decoder also takes base64url's `-` and `_`: refused explicitly;
- * - it reads a UTF-16 code unit above 0xFF by its low byte ('Ł' = U+0141 as 'A'): refused by
- *   requiring ASCII (UTF-8 length = length);
- * - every other character (spaces, `*`, `=` before the end) it skips or stops at, so the output
- *   is shorter than the length the text implies — 3 bytes per 4 characters, minus one per `=` of
- *   padding — which the final comparison refuses.
- */
-export function decodeStrictBase64(text: string): Buffer | null {
-  const n = text.length;
-  if (n === 0 || n % 4 !== 0) return null;
-  if (Buffer.byteLength(text, 'utf8') !== n || text.indexOf('-') !== -1 || text.indexOf('_') !== -1) return null;
-  const padding = text.charCodeAt(n - 1) === 61 /* = */ ? (text.charCodeAt(n - 2) === 61 ? 2 : 1) : 0;
-  const decoded = Buffer.from(text, 'base64');
-  return decoded.length === (n / 4) * 3 - padding ? decoded : null;
-}
-
-/**
  * Parses one WebSocket message from Twilio. Never throws.
  * @param started whether a valid `start` was already accepted on this socket
  */
@@ -236,12 +213,8 @@ export function parseTwilioFrame(data: Buffer | string, isBinary: boolean, start
     const media = scanTwilioMedia(data);
     if (media !== undefined) return { ok: true, message: media };
   }
-  let root: unknown;
-  try {
-    root = JSON.parse(typeof data === 'string' ? data : data.toString('utf8'));
-  } catch {
-    return BAD_JSON;
-  }
+  const root = parseJsonText(data);
+  if (root === NOT_JSON) return BAD_JSON;
   if (!isObj(root)) return BAD_SHAPE;
   const event = root.event;
   if (event === 'media') return parseMedia(root, started);

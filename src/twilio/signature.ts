@@ -3,6 +3,7 @@
  * compared in constant time). The URL is always rebuilt from PUBLIC_URL, never from the Host
  * header, which the client controls.
  */
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import twilio from 'twilio';
 
 /** The URL Twilio signed: PUBLIC_URL (or its ws form) + the request's path and query as received. */
@@ -30,6 +31,10 @@ export function isValidTwilioSignature(
 }
 
 export type WebhookSignatureVerdict = 'ok' | 'missing_signature' | 'bad_signature';
+export type SignatureRejection = Exclude<WebhookSignatureVerdict, 'ok'>;
+
+/** Told when a webhook's signature fails, so the guard can penalise the source (flood rule, cooldown). */
+export type OnBadSignature = (request: FastifyRequest, reason: SignatureRejection) => void;
 
 /**
  * The check every webhook makes (and the guard, before it lets a signed request past a ban): the
@@ -46,6 +51,33 @@ export function checkWebhookSignature(
   if (header === undefined || header === '') return 'missing_signature';
   const signature = typeof header === 'string' ? header : undefined;
   return isValidTwilioSignature(authToken, signature, signedUrl(publicUrl, requestUrl), params) ? 'ok' : 'bad_signature';
+}
+
+/**
+ * What every webhook route does first (in its handler, once the form body is parsed): with an
+ * auth token configured, check the signature; on failure log it, tell `onBadSignature`, answer
+ * 403 `{ error: 'Forbidden', reason }` and return false. Without a token (development) every
+ * request passes. Synchronous on purpose: nothing here awaits the (thenable) reply.
+ */
+export function requireWebhookSignature(
+  settings: { readonly twilioAuthToken: string | undefined; readonly publicUrl: string },
+  request: FastifyRequest,
+  reply: FastifyReply,
+  onBadSignature: OnBadSignature | undefined,
+): boolean {
+  if (!settings.twilioAuthToken) return true;
+  const body = (request.body ?? {}) as Record<string, string>;
+  const verdict = checkWebhookSignature(settings.twilioAuthToken, settings.publicUrl, request.url, request.headers['x-twilio-signature'], body);
+  if (verdict === 'ok') return true;
+  // (A signed-looking request that fails was refused by the guard before it got here; this
+  // line is for unsigned ones, which the guard's flood rule bounds.)
+  request.log.warn(
+    { reason: verdict, route: request.routeOptions.url },
+    'webhook signature rejected (check PUBLIC_URL matches the URL configured in Twilio)',
+  );
+  onBadSignature?.(request, verdict);
+  void reply.code(403).type('application/json').send({ error: 'Forbidden', reason: verdict });
+  return false;
 }
 
 /** base64 of 20 to 96 bytes, padded. */

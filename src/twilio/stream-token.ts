@@ -12,15 +12,14 @@
  * Pure: time is passed in, nothing is logged, malformed input returns a verdict and never throws.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { isCallSid, MAX_CALL_SID_LENGTH } from './call-sid.js';
 
 const VERSION = 1;
 const MAC_BYTES = 32;
 const HEADER_BYTES = 1 + 4 + 1;
 const LABEL = Buffer.from('voice-bridge/stream-token/v1\0');
-/** CallSids are `CA` + 32 hex digits; accept any short alphanumeric id so stand-ins work too. */
-const SID_PATTERN = /^[A-Za-z0-9]{1,64}$/;
 /** Longest possible token: header + 64-byte sid + MAC, base64url. Anything longer is refused unread. */
-export const MAX_TOKEN_LENGTH = Math.ceil(((HEADER_BYTES + 64 + MAC_BYTES) * 4) / 3);
+export const MAX_TOKEN_LENGTH = Math.ceil(((HEADER_BYTES + MAX_CALL_SID_LENGTH + MAC_BYTES) * 4) / 3);
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
 
 export type TokenVerdict =
@@ -37,7 +36,7 @@ function mac(secret: string, body: Buffer): Buffer {
  *   webhook handlers validate the CallSid before minting).
  */
 export function mintStreamToken(secret: string, callSid: string, nowMs: number, ttlSeconds: number): string {
-  if (!SID_PATTERN.test(callSid)) throw new TypeError('callSid must be 1-64 ASCII letters and digits');
+  if (!isCallSid(callSid)) throw new TypeError('callSid must be 1-64 ASCII letters and digits');
   const expiresAt = Math.floor(nowMs / 1000) + ttlSeconds;
   const body = Buffer.alloc(HEADER_BYTES + callSid.length);
   body.writeUInt8(VERSION, 0);
@@ -65,7 +64,7 @@ export function verifyStreamToken(secret: string, token: unknown, nowMs: number)
   const given = raw.subarray(HEADER_BYTES + sidLength);
   if (!timingSafeEqual(given, mac(secret, body))) return { ok: false, reason: 'forged' };
   const callSid = body.toString('latin1', HEADER_BYTES);
-  if (!SID_PATTERN.test(callSid)) return { ok: false, reason: 'malformed' };
+  if (!isCallSid(callSid)) return { ok: false, reason: 'malformed' };
   const expiresAt = raw.readUInt32BE(1);
   if (Math.floor(nowMs / 1000) >= expiresAt) return { ok: false, reason: 'expired' };
   return { ok: true, callSid, expiresAt };

@@ -6,10 +6,12 @@
  * TWILIO_AUTH_TOKEN set, a missing or wrong signature gets 403 and no TwiML.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { publicWsBase, type Config } from '../config.js';
+import type { Config } from '../config.js';
 import type { CallRegistry } from '../call-registry.js';
+import { isCallSid } from './call-sid.js';
+import { streamUrl } from './stream-path.js';
 import { mintStreamToken } from './stream-token.js';
-import { checkWebhookSignature } from './signature.js';
+import { requireWebhookSignature, type OnBadSignature } from './signature.js';
 import { streamTwiml, unavailableTwiml, type CallDirection } from './twiml.js';
 
 export type FormBody = Record<string, string>;
@@ -25,43 +27,23 @@ export interface WebhookOptions {
   readonly registry: CallRegistry;
   readonly now: () => number;
   /** Told when a signature fails, so the guard can penalise the source (flood rule, cooldown). */
-  readonly onBadSignature?: (request: FastifyRequest, reason: 'bad_signature' | 'missing_signature') => void;
+  readonly onBadSignature?: OnBadSignature;
   /** Told after stream TwiML is served (pre-warm hooks in here). */
   readonly onTwimlServed?: (event: TwimlServedEvent) => void;
 }
 
-const CALL_SID = /^[A-Za-z0-9]{1,64}$/;
-
 export function registerWebhooks(app: FastifyInstance, opts: WebhookOptions): void {
   const { config, registry } = opts;
-  const wsBase = publicWsBase(config);
 
-  /**
-   * preHandler: the body is parsed by now. Replies 403 itself and returns false on failure.
-   * Synchronous on purpose: nothing here awaits the (thenable) reply.
-   */
-  function signatureOk(request: FastifyRequest, reply: FastifyReply): boolean {
-    if (!config.twilioAuthToken) return true;
-    const body = (request.body ?? {}) as FormBody;
-    const verdict = checkWebhookSignature(config.twilioAuthToken, config.publicUrl, request.url, request.headers['x-twilio-signature'], body);
-    if (verdict === 'ok') return true;
-    // (A signed-looking request that fails was refused by the guard before it got here; this
-    // line is for unsigned ones, which the guard's flood rule bounds.)
-    request.log.warn(
-      { reason: verdict, route: request.routeOptions.url },
-      'webhook signature rejected (check PUBLIC_URL matches the URL configured in Twilio)',
-    );
-    opts.onBadSignature?.(request, verdict);
-    void reply.code(403).type('application/json').send({ error: 'Forbidden', reason: verdict });
-    return false;
-  }
+  const signatureOk = (request: FastifyRequest, reply: FastifyReply): boolean =>
+    requireWebhookSignature(config, request, reply, opts.onBadSignature);
 
   const streamWebhook = (direction: CallDirection) =>
     function handler(request: FastifyRequest, reply: FastifyReply): void {
       if (!signatureOk(request, reply)) return;
       const body = (request.body ?? {}) as FormBody;
       const callSid = body.CallSid;
-      if (typeof callSid !== 'string' || !CALL_SID.test(callSid)) {
+      if (!isCallSid(callSid)) {
         void reply.code(400).send({ error: 'Bad Request', reason: 'missing_call_sid', message: 'CallSid is required' });
         return;
       }
@@ -85,7 +67,7 @@ export function registerWebhooks(app: FastifyInstance, opts: WebhookOptions): vo
       log.info({ direction }, 'serving stream TwiML');
       void reply.type('text/xml').send(
         streamTwiml({
-          streamUrl: `${wsBase}/twilio/stream/${token}`,
+          streamUrl: streamUrl(config, token),
           statusCallbackUrl: `${config.publicUrl}/twilio/stream-status`,
           token,
           direction,

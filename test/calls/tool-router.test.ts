@@ -156,7 +156,7 @@ describe('the tool router', () => {
     broken.session.afterPlayout = () => () => {
       throw new Error('stop failed');
     };
-    void waitForPlayout(broken.session, 1);
+    void waitForPlayout(broken.session, 1); // never settles (its timeout throws in the boundary) and never rejects
     await until(() => broken.faults.length > 0, 2000, 'the fault reported');
     expect(String(broken.faults[0])).toContain('stop failed');
   });

@@ -75,6 +75,7 @@ describe('byte accounting', () => {
           case 'stop':
             call.stop();
             break;
+          // Not awaited: the bridge's end of the call is what is awaited below (closed only resolves).
           case 'twilio_close':
             void call.close();
             break;
@@ -103,7 +104,7 @@ describe('byte accounting', () => {
           await call.closed;
           expect(call.receivedBytes).toBe(stats.bytesToTwilio);
         }
-        void call.close();
+        await call.close();
       }),
       { numRuns: 24 },
     );

@@ -111,6 +111,7 @@ export function describeNetworkError(url: URL, err: NodeJS.ErrnoException): stri
     case 'EPROTO':
     case 'ERR_SSL_WRONG_VERSION_NUMBER':
       return `${where} does not speak ${url.protocol === 'https:' ? 'TLS' : 'plain HTTP'} (try ${url.protocol === 'https:' ? 'http' : 'https'}://)`;
+    case undefined: // no code: Node's message is all there is
     default:
       return `request to ${where} failed: ${err.message}`;
   }
