@@ -5,14 +5,14 @@
 import type { CredentialRejection } from './credentials.js';
 import type { GateVerdict } from './decide.js';
 import type { BanVerdict } from './penalty.js';
-import type { Refusal } from './refuse.js';
+import type { Refusal, RefusalReason } from './refuse.js';
 
 /** The refusal, and the ban to log with what earned it. */
 export interface Answer {
   readonly refusal: Refusal;
   readonly ban: BanVerdict | undefined;
   /** What earned the ban: the verdict's reason or the credential's. */
-  readonly cause: string;
+  readonly cause: RefusalReason;
 }
 
 /** An anonymous stream upgrade (missing or rejected token): 401, or 503 while draining. */
