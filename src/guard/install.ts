@@ -40,14 +40,14 @@ import type { StreamAuth } from '../stream/route.js';
 import { agentKey, clientKey, judgedAddress } from './client-ip.js';
 import { guardConnections, MAX_CONNECTIONS_PER_IP } from './connection-cap.js';
 import { checkStreamCredentials, streamTokenFor, tokenId, type CredentialRejection } from './credentials.js';
-import type { GateVerdict } from './decide.js';
+import { answerRefused } from './answers.js';
 import { laneScreen, screenUpgrades } from './fast-refusal.js';
 import { ForwardedClients } from './forwarded-clients.js';
 import { KeyedBuckets } from './keyed-buckets.js';
 import { guardLimits } from './limits.js';
 import { MemoryStore } from './memory-store.js';
 import { judgeUpgrade } from './judge.js';
-import { destroyUpgradeSocket, isUpgrade, refuse, type RefusalReason } from './refuse.js';
+import { destroyUpgradeSocket, isUpgrade, type RefusalReason } from './refuse.js';
 import { ResilientStore } from './resilient-store.js';
 import { signedWebhookGate } from './signed-webhooks.js';
 import type { GuardStore } from './store.js';
@@ -156,11 +156,6 @@ export function installGuard(app: FastifyInstance, opts: GuardOptions): Guard {
     clock,
   });
 
-  const refuseGate = (at: Judged, verdict: GateVerdict & { ok: false }): void => {
-    logBan(at.request.log, at.ip, at.now, verdict.ban, verdict.reason);
-    say(at, { status: verdict.status, reason: verdict.reason, retryAfterMs: verdict.retryAfterMs });
-  };
-
   const credentialsOf = (token: string, signature: string | string[] | undefined, now: number) =>
     checkStreamCredentials({
       streamSecret: config.streamSecret,
@@ -187,10 +182,7 @@ export function installGuard(app: FastifyInstance, opts: GuardOptions): Guard {
       first.kind === 'ask_store'
         ? judgeUpgrade({ credentials, draining, attempt: await store.attempt(ip, agentKey(ip, request.headers['user-agent']), now, !draining) })
         : first;
-    if (judged.kind === 'refuse') {
-      verdicts.record(request.log, ip, now, judged.answer);
-      return refuse(at.reply, judged.answer.refusal);
-    }
+    if (judged.kind === 'refuse') return verdicts.answer(at, judged.answer);
 
     // Valid credentials: one stream per call first (a replayed webhook mints a fresh valid token
     // for a live call), capacity (local and cheap), then single use, then the slot.
@@ -276,7 +268,7 @@ export function installGuard(app: FastifyInstance, opts: GuardOptions): Guard {
     // A valid API or metrics token is a credential too: never refused for its IP's record.
     if (hasBearer(request.headers.authorization, config.apiToken) || hasBearer(request.headers.authorization, config.metricsToken)) return;
     const verdict = await store.hit(at.ip, at.now);
-    if (!verdict.ok) refuseGate(at, verdict);
+    if (!verdict.ok) verdicts.answer(at, answerRefused(verdict));
   });
 
   app.addHook('preHandler', (request, reply) => webhooks.verify(request, reply));

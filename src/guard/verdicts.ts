@@ -29,6 +29,8 @@ export interface Verdicts {
    * refusal (debug). The fast lane then writes it on the raw socket; `say` sends it through Fastify.
    */
   record(log: FastifyBaseLogger, ip: string, now: number, answer: Answer): void;
+  /** `record`, then sends the refusal through Fastify. */
+  answer(at: Judged, answer: Answer): void;
   /** New bans: a first cooldown at debug (one per offending IP); floods and escalations at info, IP hashed. */
   logBan(log: FastifyBaseLogger, ip: string, now: number, ban: BanVerdict | undefined, cause: RefusalReason): void;
   /** The keyed label for an IP in info/warn lines (client-ip.ts). */
@@ -55,6 +57,10 @@ export function createVerdicts(metrics: Pick<Metrics, 'rejections'>, streamSecre
     if (ban.strikes > 1 || cause === 'flood') log.info(fields, 'guard ban');
     else log.debug({ ...fields, ip }, 'guard cooldown');
   };
+  const record: Verdicts['record'] = (log, ip, now, answer) => {
+    logBan(log, ip, now, answer.ban, answer.cause);
+    refused(log, ip, answer.refusal);
+  };
   return {
     count,
     hashIp,
@@ -63,9 +69,10 @@ export function createVerdicts(metrics: Pick<Metrics, 'rejections'>, streamSecre
       refused(at.request.log, at.ip, refusal);
       refuse(at.reply, refusal);
     },
-    record(log, ip, now, answer) {
-      logBan(log, ip, now, answer.ban, answer.cause);
-      refused(log, ip, answer.refusal);
+    record,
+    answer(at, answer) {
+      record(at.request.log, at.ip, at.now, answer);
+      refuse(at.reply, answer.refusal);
     },
   };
 }
