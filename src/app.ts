@@ -9,6 +9,7 @@ import type { Config } from './config.js';
 import { createLogger } from './log.js';
 import { CallRegistry } from './call-registry.js';
 import { createMetrics, type Metrics } from './metrics.js';
+import { httpRequestCounter } from './http-requests.js';
 import { registerWebhooks } from './twilio/webhooks.js';
 import { MAX_TOKEN_LENGTH } from './twilio/stream-token.js';
 import { createGuardStore, installGuard, type Guard, type GuardStore } from './guard/index.js';
@@ -94,10 +95,9 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     },
   );
 
+  const countHttp = httpRequestCounter(metrics); // the guard's fast lane counts through it too
   app.addHook('onResponse', (request, reply, done) => {
-    metrics.httpRequests
-      .labels(request.routeOptions.url ?? 'unmatched', request.method, String(reply.statusCode))
-      .inc();
+    countHttp(request.routeOptions.url ?? 'unmatched', request.method, reply.statusCode);
     done();
   });
 

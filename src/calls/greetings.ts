@@ -1,7 +1,8 @@
 /**
  * Per-call greetings from `POST /calls`, kept by CallSid until the call's stream (or its
- * pre-warmed upstream) takes them. Single use, bounded, expiring; time is passed in.
+ * pre-warmed upstream) takes them. Single use, bounded (src/lru.ts), expiring; time is passed in.
  */
+import { Lru } from '../lru.js';
 
 /**
  * How long a greeting waits for its call, in ms: Twilio lets a call ring up to 600 s, and the
@@ -17,14 +18,16 @@ interface Entry {
 }
 
 export class PendingGreetings {
-  /** Insertion order is expiry order (one TTL for all), so expired entries sit at the front. */
-  readonly #entries = new Map<string, Entry>();
+  /**
+   * Only `set` touches an entry (`take` only peeks), so use order is insertion order, which is
+   * expiry order (one TTL for all): expired entries sit at the old end.
+   */
+  readonly #entries: Lru<string, Entry>;
   readonly #ttlMs: number;
-  readonly #limit: number;
 
   constructor(opts: { ttlMs?: number; limit?: number } = {}) {
     this.#ttlMs = opts.ttlMs ?? GREETING_TTL_MS;
-    this.#limit = opts.limit ?? MAX_PENDING_GREETINGS;
+    this.#entries = new Lru(opts.limit ?? MAX_PENDING_GREETINGS);
   }
 
   get size(): number {
@@ -34,21 +37,13 @@ export class PendingGreetings {
   /** Remembers `text` for `callSid`. @returns how many older greetings were dropped to make room. */
   set(callSid: string, text: string, now: number): number {
     this.#sweep(now);
-    this.#entries.delete(callSid);
-    let dropped = 0;
-    while (this.#entries.size >= this.#limit) {
-      const oldest = this.#entries.keys().next().value as string;
-      this.#entries.delete(oldest);
-      dropped += 1;
-    }
-    this.#entries.set(callSid, { text, expiresAt: now + this.#ttlMs });
-    return dropped;
+    return this.#entries.set(callSid, { text, expiresAt: now + this.#ttlMs });
   }
 
   /** The greeting for `callSid`, removed (single use); undefined when none or expired. */
   take(callSid: string, now: number): string | undefined {
     this.#sweep(now);
-    const entry = this.#entries.get(callSid);
+    const entry = this.#entries.peek(callSid);
     this.#entries.delete(callSid);
     return entry?.text;
   }

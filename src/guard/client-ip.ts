@@ -8,12 +8,13 @@
  * request. Then it is normalised (`clientKey`): IPv4-mapped IPv6 (`::ffff:192.0.2.1`, what a
  * dual-stack listener reports) becomes plain IPv4, and an IPv6 address is judged by its /64,
  * because one subscriber usually holds a whole /64 and could otherwise mint a fresh address for
- * every attempt.
+ * every attempt. IPv6 is parsed by ipaddr.js, the parser proxy-addr (and so Fastify's
+ * request.ip) already uses, rather than by hand; Node's isIP decides what is an IP at all, so
+ * the loose IPv4 spellings ipaddr.js also accepts (`127.1`, `0x7f.0.0.1`) stay opaque keys.
  */
 import { createHash, createHmac } from 'node:crypto';
 import { isIP } from 'node:net';
-
-const MAPPED_V4 = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i;
+import ipaddr from 'ipaddr.js';
 
 /** What a request is judged by: the parts of a Fastify request that name its client. */
 export interface ClientOf {
@@ -38,23 +39,14 @@ export function judgedAddress(request: ClientOf): string {
 }
 
 export function clientKey(ip: string): string {
-  const mapped = MAPPED_V4.exec(ip);
-  if (mapped?.[1] !== undefined) return mapped[1];
   if (isIP(ip) !== 6) return ip;
-  return `${expandV6(ip).slice(0, 4).join(':')}::/64`;
-}
-
-/** The eight 16-bit groups of an IPv6 address, lower-case hex without leading zeros. */
-function expandV6(ip: string): string[] {
-  const bare = ip.split('%')[0] ?? ip; // drop a zone id (fe80::1%eth0)
-  const [head = '', tail] = bare.split('::');
-  const left = head === '' ? [] : head.split(':');
-  const right = tail === undefined || tail === '' ? [] : tail.split(':');
-  // An embedded IPv4 tail (::1.2.3.4) fills two groups; it never affects the first four of a
-  // /64 unless the address is ::/64-ish, where the exact value does not matter.
-  const missing = 8 - left.length - right.length;
-  const groups = [...left, ...Array<string>(Math.max(0, missing)).fill('0'), ...right];
-  return groups.map((g) => (g.includes('.') ? g : (parseInt(g, 16) || 0).toString(16)));
+  const v6 = ipaddr.IPv6.parse(ip); // a zone id (fe80::1%eth0) is kept apart from the groups
+  if (v6.isIPv4MappedAddress()) return v6.toIPv4Address().toString();
+  // The first four 16-bit groups, lower-case hex without leading zeros.
+  return `${v6.parts
+    .slice(0, 4)
+    .map((group) => group.toString(16))
+    .join(':')}::/64`;
 }
 
 /**

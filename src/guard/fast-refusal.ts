@@ -21,7 +21,16 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { Socket as NetSocket, type Socket } from 'node:net';
-import { streamTokenOf } from './credentials.js';
+import type { FastifyBaseLogger } from 'fastify';
+import type { CountHttpRequest } from '../http-requests.js';
+import { MAX_TOKEN_LENGTH } from '../twilio/stream-token.js';
+import { agentKey, clientKey } from './client-ip.js';
+import { streamTokenOf, type CredentialVerdict } from './credentials.js';
+import type { ForwardedClients } from './forwarded-clients.js';
+import { judgeUpgrade } from './judge.js';
+import { isUpgrade, rawRefusal } from './refuse.js';
+import type { ImmediateDecisions } from './store.js';
+import type { Verdicts } from './verdicts.js';
 
 type UpgradeListener = (this: Server, req: IncomingMessage, socket: Duplex, head: Buffer) => void;
 
@@ -110,4 +119,51 @@ export function refuseOnSocket(socket: Socket, response: string): void {
   // nor closes.
   if (socket.writableLength === 0) socket.destroy();
   else socket.destroySoon();
+}
+
+export interface LaneOptions {
+  readonly streamPath: string;
+  /** Behind trusted proxies: the client addresses the hook saw (forwarded-clients.ts); else the socket's. */
+  readonly forwarded: ForwardedClients | undefined;
+  /** The same credential check the hook runs (install.ts). */
+  readonly credentials: (token: string, signature: string | string[] | undefined, now: number) => CredentialVerdict;
+  readonly store: Pick<ImmediateDecisions, 'attemptNow'>;
+  readonly draining: () => boolean;
+  readonly clock: () => number;
+  readonly verdicts: Pick<Verdicts, 'record'>;
+  readonly log: FastifyBaseLogger;
+  readonly countHttp: CountHttpRequest;
+}
+
+/**
+ * The lane's screen: answers an anonymous stream upgrade on the raw socket when the store decides
+ * it at once. The verdict is the hook's (judge.ts) and is recorded as the hook records it
+ * (verdicts.ts); the lane only decides whether it can answer here. The client key must be the one
+ * Fastify computes: the socket's address, or behind trusted proxies the one the hook saw for the
+ * same peer and X-Forwarded-For; unknown, the hook judges.
+ */
+export function laneScreen(opts: LaneOptions): UpgradeScreen {
+  const { streamPath, forwarded, store, verdicts, log } = opts;
+  const route = `${streamPath}/:token`;
+  return (req, socket) => {
+    if (!(socket instanceof NetSocket)) return false;
+    const address = forwarded === undefined ? socket.remoteAddress : forwarded.lookup(socket.remoteAddress, req.headers['x-forwarded-for']);
+    if (address === undefined) return false;
+    const token = laneToken(req, streamPath, MAX_TOKEN_LENGTH);
+    if (token === undefined || !isUpgrade(req)) return false;
+    const now = Math.floor(opts.clock());
+    const credentials = opts.credentials(token, req.headers['x-twilio-signature'], now);
+    const draining = opts.draining();
+    if (judgeUpgrade({ credentials, draining, attempt: undefined }).kind !== 'ask_store') return false; // the hook admits
+    const ip = clientKey(address);
+    const attempt = store.attemptNow(ip, agentKey(ip, req.headers['user-agent']), now, !draining);
+    const verdict = judgeUpgrade({ credentials, draining, attempt });
+    if (verdict.kind !== 'refuse') return false; // only the shared store can tell: the hook asks it
+    verdicts.record(log, ip, now, verdict.answer);
+    // Answered before the app's onResponse hook could count it: counted here, under the route
+    // Fastify would have matched (laneToken makes sure it would).
+    opts.countHttp(route, 'GET', verdict.answer.refusal.status);
+    refuseOnSocket(socket, rawRefusal(verdict.answer.refusal));
+    return true;
+  };
 }

@@ -14,17 +14,18 @@
  * MAX_FORWARDED_CHARS are remembered (a 16 KiB header is not worth keeping).
  */
 
+import { Lru } from '../lru.js';
+
 /** Longest X-Forwarded-For value remembered, characters: a few hops of IPv6 addresses. */
 export const MAX_FORWARDED_CHARS = 256;
 
 export class ForwardedClients {
-  readonly #maxEntries: number;
-  /** `peer\nX-Forwarded-For` → client address, least recently used first. */
-  readonly #ips = new Map<string, string>();
+  /** `peer\nX-Forwarded-For` → client address. */
+  readonly #ips: Lru<string, string>;
 
   /** @param maxEntries pairs held, ~0.4 KiB each at most. @default 10_000 */
   constructor(maxEntries = 10_000) {
-    this.#maxEntries = Math.max(1, maxEntries);
+    this.#ips = new Lru(maxEntries);
   }
 
   get size(): number {
@@ -34,24 +35,13 @@ export class ForwardedClients {
   /** Records what Fastify computed (request.ip) for this peer and header. */
   learn(peer: string | undefined, forwardedFor: string | string[] | undefined, ip: string): void {
     const key = keyOf(peer, forwardedFor);
-    if (key === undefined) return;
-    this.#ips.delete(key);
-    this.#ips.set(key, ip);
-    if (this.#ips.size > this.#maxEntries) {
-      const oldest = this.#ips.keys().next();
-      if (oldest.done !== true) this.#ips.delete(oldest.value);
-    }
+    if (key !== undefined) this.#ips.set(key, ip);
   }
 
   /** The client address Fastify would compute, if this pair was seen; else undefined. */
   lookup(peer: string | undefined, forwardedFor: string | string[] | undefined): string | undefined {
     const key = keyOf(peer, forwardedFor);
-    if (key === undefined) return undefined;
-    const ip = this.#ips.get(key);
-    if (ip === undefined) return undefined;
-    this.#ips.delete(key);
-    this.#ips.set(key, ip);
-    return ip;
+    return key === undefined ? undefined : this.#ips.get(key);
   }
 }
 

@@ -22,35 +22,33 @@
  *
  * In front of that hook, a fast lane (fast-refusal.ts) answers anonymous stream upgrades on the
  * raw socket when the store can decide at once (in memory always; with Redis, an address whose
- * ban is held locally): the same verdict, status, headers, body, counter and log line, without
+ * ban is held locally). Both ask one judge (judge.ts) and record its verdict alike (verdicts.ts
+ * `record`), so the lane gives the same status, headers, body, counters and log lines, without
  * Fastify's request, reply and child logger. Valid credentials, and anything the store would
  * have to be asked about, take the hook. Below both, a per-address cap on open connections
  * (connection-cap.ts) bounds how many sockets one address holds.
  *
  * Every store call is bounded (resilient-store.ts), so the hook always finishes.
  */
-import { Socket } from 'node:net';
-import type { IncomingMessage } from 'node:http';
-import type { Duplex } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { CallRegistry } from '../call-registry.js';
 import type { Config } from '../config.js';
 import { hasBearer } from '../bearer.js';
+import { httpRequestCounter } from '../http-requests.js';
 import type { Metrics } from '../metrics.js';
-import { STREAM_PATH, STREAM_ROUTE, streamUrlBase as streamUrlBaseOf } from '../twilio/stream-path.js';
-import { MAX_TOKEN_LENGTH } from '../twilio/stream-token.js';
+import { STREAM_PATH, streamUrlBase as streamUrlBaseOf } from '../twilio/stream-path.js';
 import type { StreamAuth } from '../stream/route.js';
 import { agentKey, clientKey, judgedAddress } from './client-ip.js';
 import { guardConnections, MAX_CONNECTIONS_PER_IP } from './connection-cap.js';
 import { checkStreamCredentials, streamTokenFor, tokenId, type CredentialRejection } from './credentials.js';
-import type { GateVerdict } from './decide.js';
-import { answerAnonymous } from './answers.js';
-import { laneToken, refuseOnSocket, screenUpgrades } from './fast-refusal.js';
+import { answerRefused } from './answers.js';
+import { laneScreen, screenUpgrades } from './fast-refusal.js';
 import { ForwardedClients } from './forwarded-clients.js';
 import { KeyedBuckets } from './keyed-buckets.js';
 import { guardLimits } from './limits.js';
 import { MemoryStore } from './memory-store.js';
-import { destroyUpgradeSocket, isUpgrade, rawRefusal } from './refuse.js';
+import { judgeUpgrade } from './judge.js';
+import { destroyUpgradeSocket, isUpgrade, type RefusalReason } from './refuse.js';
 import { ResilientStore } from './resilient-store.js';
 import { signedWebhookGate } from './signed-webhooks.js';
 import type { GuardStore } from './store.js';
@@ -108,7 +106,7 @@ export interface Guard {
    * A credential was rejected after the guard let the request through (a webhook's bad
    * signature): counts `rejections{reason}` and starts a cooldown on the source IP.
    */
-  reportRejectedCredential(request: FastifyRequest, reason: CredentialRejection | 'missing_signature' | 'bad_api_token'): void;
+  reportRejectedCredential(request: FastifyRequest, reason: CredentialRejection | Extract<RefusalReason, 'missing_signature' | 'bad_api_token'>): void;
   /** Closes the store (the Redis connection). */
   close(): Promise<void>;
 }
@@ -143,16 +141,6 @@ export function installGuard(app: FastifyInstance, opts: GuardOptions): Guard {
   // left to the process's unhandled-rejection policy, which would end every call on the instance.
   const logStoreFailure = (log: FastifyRequest['log'], op: string) => (err: unknown): void => log.error({ err, op }, 'guard store call failed');
 
-  // The lane answers before the app's onResponse hook could count the request, so it counts it
-  // there itself, under the route Fastify would have matched (laneToken makes sure it would).
-  const streamRoute = STREAM_ROUTE;
-  const answered = new Map<number, { inc(): void }>();
-  const countAnswered = (status: number): void => {
-    let child = answered.get(status);
-    if (child === undefined) answered.set(status, (child = metrics.httpRequests.labels(streamRoute, 'GET', String(status))));
-    child.inc();
-  };
-
   const connections = guardConnections(app, {
     trustProxy: config.trustProxy,
     max: opts.maxConnectionsPerIp ?? MAX_CONNECTIONS_PER_IP,
@@ -170,11 +158,6 @@ export function installGuard(app: FastifyInstance, opts: GuardOptions): Guard {
     ipOf,
     clock,
   });
-
-  const refuseGate = (at: Judged, verdict: GateVerdict & { ok: false }): void => {
-    logBan(at.request.log, at.ip, at.now, verdict.ban, verdict.reason);
-    say(at, { status: verdict.status, reason: verdict.reason, retryAfterMs: verdict.retryAfterMs });
-  };
 
   const credentialsOf = (token: string, signature: string | string[] | undefined, now: number) =>
     checkStreamCredentials({
@@ -195,26 +178,26 @@ export function installGuard(app: FastifyInstance, opts: GuardOptions): Guard {
       forwarded.learn(request.raw.socket.remoteAddress, request.headers['x-forwarded-for'], judgedAddress(request));
     }
     const credentials = credentialsOf(token, request.headers['x-twilio-signature'], now);
-
-    if (!credentials.ok) {
-      const agent = agentKey(ip, request.headers['user-agent']);
-      const verdict = await store.attempt(ip, agent, now, !registry.draining);
-      const answer = answerAnonymous(verdict, registry.draining, credentials.reason);
-      logBan(request.log, ip, now, answer.ban, answer.cause);
-      return say(at, answer.refusal);
-    }
+    const draining = registry.draining;
+    // The fast lane's judge (judge.ts); the store is asked only about anonymous attempts.
+    const first = judgeUpgrade({ credentials, draining, attempt: undefined });
+    const judged =
+      first.kind === 'ask_store'
+        ? judgeUpgrade({ credentials, draining, attempt: await store.attempt(ip, agentKey(ip, request.headers['user-agent']), now, !draining) })
+        : first;
+    if (judged.kind === 'refuse') return verdicts.answer(at, judged.answer);
 
     // Valid credentials: one stream per call first (a replayed webhook mints a fresh valid token
     // for a live call), capacity (local and cheap), then single use, then the slot.
     // (A token claimed and then refused for capacity stays used: Twilio does not retry a stream.)
     // Streams only: a pre-warmed upstream reserved for this very call must not refuse its stream.
-    if (registry.isStreaming(credentials.callSid)) return say(at, { status: 409, reason: 'call_live' });
+    if (registry.isStreaming(judged.callSid)) return say(at, { status: 409, reason: 'call_live' });
     if (registry.streams >= config.maxCalls) return say(at, { status: 503, reason: 'capacity' });
     if (registry.streamsFrom(ip) >= config.maxStreamsPerIp) return say(at, { status: 429, reason: 'ip_cap' });
-    const id = tokenId(credentials.callSid, credentials.expiresAt);
-    if (!(await store.claimToken(id, credentials.expiresAt * 1000, now))) return say(at, { status: 409, reason: 'token_reused' });
+    const id = tokenId(judged.callSid, judged.expiresAt);
+    if (!(await store.claimToken(id, judged.expiresAt * 1000, now))) return say(at, { status: 409, reason: 'token_reused' });
     // Every instance sharing the store: the call's lease (memory alone: this instance's view).
-    const callSid = credentials.callSid;
+    const callSid = judged.callSid;
     if (!(await store.claimCall(callSid, now + LIVE_CALL_LEASE_MS, now))) return say(at, { status: 409, reason: 'call_live' });
     // Authoritative and synchronous: two upgrades racing for the last slot, or for one call, cannot both get it.
     const slot = registry.tryAcquire(ip, callSid);
@@ -232,7 +215,7 @@ export function installGuard(app: FastifyInstance, opts: GuardOptions): Guard {
     if (socket.destroyed) release(); // the client left during the claims
     // From now on MAX_STREAMS_PER_IP bounds this socket, not the connection cap (see connection-cap.ts).
     connections.adopt(socket);
-    const auth: GuardedStreamAuth = { callSid, token, expiresAt: credentials.expiresAt, slot };
+    const auth: GuardedStreamAuth = { callSid, token, expiresAt: judged.expiresAt, slot };
     request.streamAuth = auth;
     request.log.debug({ callSid }, 'stream upgrade admitted');
   }
@@ -245,39 +228,24 @@ export function installGuard(app: FastifyInstance, opts: GuardOptions): Guard {
 
   if (!app.hasRequestDecorator('streamAuth')) app.decorateRequest('streamAuth', undefined);
 
-  /**
-   * The fast lane's judge: answers an anonymous stream upgrade on the raw socket when the store
-   * decides it at once, exactly as gateStream would. The client key must be the one Fastify
-   * computes: the socket's address, or behind trusted proxies the one the hook saw for the same
-   * peer and X-Forwarded-For (forwarded-clients.ts); unknown, the hook judges.
-   */
-  const screen = (req: IncomingMessage, socket: Duplex): boolean => {
-    if (!(socket instanceof Socket)) return false;
-    const address = forwarded === undefined ? socket.remoteAddress : forwarded.lookup(socket.remoteAddress, req.headers['x-forwarded-for']);
-    if (address === undefined) return false;
-    const token = laneToken(req, streamPath, MAX_TOKEN_LENGTH);
-    if (token === undefined || !isUpgrade(req)) return false;
-    const now = Math.floor(clock());
-    const credentials = credentialsOf(token, req.headers['x-twilio-signature'], now);
-    if (credentials.ok) return false; // valid credentials are never refused for their IP: the hook admits them
-    const ip = clientKey(address);
-    const verdict = store.attemptNow(ip, agentKey(ip, req.headers['user-agent']), now, !registry.draining);
-    if (verdict === undefined) return false; // only the shared store can tell: the hook asks it
-    const answer = answerAnonymous(verdict, registry.draining, credentials.reason);
-    logBan(app.log, ip, now, answer.ban, answer.cause);
-    count(answer.refusal.reason);
-    countAnswered(answer.refusal.status);
-    app.log.debug({ ip, status: answer.refusal.status, reason: answer.refusal.reason }, 'guard refused');
-    refuseOnSocket(socket, rawRefusal(answer.refusal));
-    return true;
-  };
   // On ready, @fastify/websocket has registered its 'upgrade' listener; the lane goes in front of
   // it. Closing puts it back first, so Fastify's own 503-while-closing answers as before. Without
   // the stream route there is nothing for the lane to stand in for, but the screen still gives
   // passed-on upgrades their idle deadline.
   let unscreen: (() => void) | undefined;
   app.addHook('onReady', (done) => {
-    const lane = opts.fastLane !== false && app.hasRoute({ method: 'GET', url: streamRoute });
+    const lane = opts.fastLane !== false && app.hasRoute({ method: 'GET', url: `${streamPath}/:token` });
+    const screen = laneScreen({
+      streamPath,
+      forwarded,
+      credentials: credentialsOf,
+      store,
+      draining: () => registry.draining,
+      clock,
+      verdicts,
+      log: app.log,
+      countHttp: httpRequestCounter(metrics),
+    });
     unscreen = screenUpgrades(app.server, lane ? screen : () => false, {
       settleMs: opts.upgradeSettleMs,
       onError: (err) => app.log.error({ err }, 'guard fast lane failed; the request goes through Fastify'),
@@ -303,7 +271,7 @@ export function installGuard(app: FastifyInstance, opts: GuardOptions): Guard {
     // A valid API or metrics token is a credential too: never refused for its IP's record.
     if (hasBearer(request.headers.authorization, config.apiToken) || hasBearer(request.headers.authorization, config.metricsToken)) return;
     const verdict = await store.hit(at.ip, at.now);
-    if (!verdict.ok) refuseGate(at, verdict);
+    if (!verdict.ok) verdicts.answer(at, answerRefused(verdict));
   });
 
   app.addHook('preHandler', (request, reply) => webhooks.verify(request, reply));

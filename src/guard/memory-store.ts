@@ -1,7 +1,7 @@
 /**
  * The in-memory guard store: the default, and the fallback while Redis is unreachable.
  *
- * Bounded. Records live in one Map kept in least-recently-used order (every touch re-inserts).
+ * Bounded. Records live in an LRU (src/lru.ts: every write makes a record the most recent).
  * Stale records (ones that decide exactly like "never seen") are dropped as they reach the old
  * end, a few per write, so no timer runs. When a flood of distinct addresses fills `maxEntries`
  * anyway, the least recently seen record is dropped: that address forgets its budget and ban
@@ -18,6 +18,7 @@ import {
   type GateVerdict,
   type IpRecord,
 } from './decide.js';
+import { Lru } from '../lru.js';
 import type { GuardLimits } from './limits.js';
 import type { BanVerdict } from './penalty.js';
 import type { GuardStore, ImmediateDecisions } from './store.js';
@@ -39,20 +40,22 @@ interface Entry<R> {
 
 export class MemoryStore implements GuardStore, ImmediateDecisions {
   readonly #limits: GuardLimits;
-  readonly #maxEntries: number;
-  readonly #maxTokens: number;
-  readonly #ips = new Map<string, Entry<IpRecord>>();
-  readonly #agents = new Map<string, Entry<AgentRecord>>();
+  readonly #ips: Lru<string, Entry<IpRecord>>;
+  readonly #agents: Lru<string, Entry<AgentRecord>>;
   /** Token id → expiry (ms), in claim order. */
-  readonly #tokens = new Map<string, number>();
+  readonly #tokens: Lru<string, number>;
   /** CallSid → lease end (ms) of calls streaming (bounded by the tokens' cap: one per admitted stream). */
-  readonly #calls = new Map<string, number>();
+  readonly #calls: Lru<string, number>;
   #evicted = 0;
 
   constructor(limits: GuardLimits, opts: MemoryStoreOptions = {}) {
     this.#limits = limits;
-    this.#maxEntries = Math.max(1, opts.maxEntries ?? 50_000);
-    this.#maxTokens = Math.max(1, opts.maxTokens ?? 100_000);
+    const maxEntries = opts.maxEntries ?? 50_000;
+    const maxTokens = opts.maxTokens ?? 100_000;
+    this.#ips = new Lru(maxEntries);
+    this.#agents = new Lru(maxEntries);
+    this.#tokens = new Lru(maxTokens);
+    this.#calls = new Lru(maxTokens);
   }
 
   /** Records held (IPs + user-agent pairs). */
@@ -119,29 +122,20 @@ export class MemoryStore implements GuardStore, ImmediateDecisions {
   }
 
   claimTokenSync(id: string, expiresAtMs: number, now: number): boolean {
-    const held = this.#tokens.get(id);
+    const held = this.#tokens.peek(id);
     if (held !== undefined && held > now) return false;
-    this.#tokens.delete(id);
-    this.#tokens.set(id, expiresAtMs);
-    this.#sweepTokens(now);
+    this.#tokens.dropStale(SWEEP_PER_WRITE, (expiresAt) => expiresAt <= now);
+    // Tokens share one TTL, so claim order is nearly expiry order: the oldest claim expires soonest.
+    this.#evicted += this.#tokens.set(id, expiresAtMs);
     return true;
   }
 
   claimCallSync(callSid: string, untilMs: number, now: number): boolean {
-    const held = this.#calls.get(callSid);
+    const held = this.#calls.peek(callSid);
     if (held !== undefined && held > now) return false;
-    this.#calls.delete(callSid);
-    this.#calls.set(callSid, untilMs);
     // Leases are released when streams end; this only drops what a lost release left behind.
-    let looked = 0;
-    for (const [sid, until] of this.#calls) {
-      if (looked++ >= SWEEP_PER_WRITE) break;
-      if (until <= now) this.#calls.delete(sid);
-    }
-    if (this.#calls.size > this.#maxTokens) {
-      const oldest = this.#calls.keys().next();
-      if (oldest.done !== true) this.#calls.delete(oldest.value);
-    }
+    this.#calls.dropStale(SWEEP_PER_WRITE, (until) => until <= now);
+    this.#calls.set(callSid, untilMs);
     return true;
   }
 
@@ -186,46 +180,19 @@ export class MemoryStore implements GuardStore, ImmediateDecisions {
     return Promise.resolve();
   }
 
-  #get<R extends object>(map: Map<string, Entry<R>>, key: string, now: number): R {
-    const entry = map.get(key);
+  #get<R extends object>(lru: Lru<string, Entry<R>>, key: string, now: number): R {
+    const entry = lru.peek(key);
     if (entry === undefined || entry.staleAt <= now) return {} as R;
     return entry.record;
   }
 
-  #put<R>(map: Map<string, Entry<R>>, key: string, record: R, staleAt: number, now: number): void {
-    // Re-insert so Map order is least-recently-used first.
-    map.delete(key);
-    if (staleAt > now) map.set(key, { record, staleAt });
-    this.#sweep(map, now);
-  }
-
-  #sweep<R>(map: Map<string, Entry<R>>, now: number): void {
-    let looked = 0;
-    for (const [key, entry] of map) {
-      if (looked++ >= SWEEP_PER_WRITE) break;
-      if (entry.staleAt <= now) map.delete(key);
-    }
-    // Over the cap: drop the least recently used (one per write, as one write adds at most one).
-    while (map.size > this.#maxEntries) {
-      const victim = map.keys().next();
-      if (victim.done === true) break;
-      map.delete(victim.value);
-      this.#evicted += 1;
-    }
-  }
-
-  #sweepTokens(now: number): void {
-    let looked = 0;
-    for (const [id, expiresAt] of this.#tokens) {
-      if (looked++ >= SWEEP_PER_WRITE) break;
-      if (expiresAt <= now) this.#tokens.delete(id);
-    }
-    if (this.#tokens.size <= this.#maxTokens) return;
-    // Tokens share one TTL, so claim order is nearly expiry order: the oldest claim expires soonest.
-    const oldest = this.#tokens.keys().next();
-    if (oldest.done !== true) {
-      this.#tokens.delete(oldest.value);
-      this.#evicted += 1;
-    }
+  /**
+   * Stores a record as the most recent, after dropping stale ones from the old end; over the cap
+   * the least recently used live record goes (one per write, as one write adds at most one).
+   */
+  #put<R>(lru: Lru<string, Entry<R>>, key: string, record: R, staleAt: number, now: number): void {
+    lru.dropStale(SWEEP_PER_WRITE, (entry) => entry.staleAt <= now);
+    if (staleAt > now) this.#evicted += lru.set(key, { record, staleAt });
+    else lru.delete(key);
   }
 }

@@ -10,13 +10,14 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { FastifyReply } from 'fastify';
+import { REASONS, type RefusalReason, type RefusalStatus } from './reasons.js';
 
-export type RefusalStatus = 401 | 403 | 409 | 429 | 503;
+export type { RefusalReason, RefusalStatus };
 
 /** What a refusal says; `retryAfterMs` only where waiting helps. */
 export interface Refusal {
   readonly status: RefusalStatus;
-  readonly reason: string;
+  readonly reason: RefusalReason;
   readonly retryAfterMs?: number | undefined;
 }
 
@@ -31,16 +32,16 @@ const STATUS_TEXT: Readonly<Record<RefusalStatus, string>> = {
 const JSON_TYPE = 'application/json; charset=utf-8';
 
 /**
- * Bodies and raw heads by status and reason. Reasons are the guard's own labels (a closed set of
- * about fifteen), never client input, so these caches stay a few dozen entries.
+ * Bodies and raw heads by status and reason. Reasons are the registry's (reasons.ts, a closed
+ * set of about twenty), never client input, so these caches stay a few dozen entries.
  */
 const bodies = new Map<string, string>();
 const rawHeads = new Map<string, string>();
 
-function bodyOf(status: RefusalStatus, reason: string): string {
+function bodyOf(status: RefusalStatus, reason: RefusalReason): string {
   const key = `${status} ${reason}`;
   let body = bodies.get(key);
-  if (body === undefined) bodies.set(key, (body = JSON.stringify({ error: STATUS_TEXT[status], reason })));
+  if (body === undefined) bodies.set(key, (body = JSON.stringify({ error: STATUS_TEXT[status], reason: REASONS[reason].code })));
   return body;
 }
 

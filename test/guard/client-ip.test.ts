@@ -6,6 +6,7 @@ describe('clientKey', () => {
     expect(clientKey('203.0.113.9')).toBe('203.0.113.9');
     expect(clientKey('::ffff:203.0.113.9')).toBe('203.0.113.9');
     expect(clientKey('::FFFF:127.0.0.2')).toBe('127.0.0.2');
+    expect(clientKey('::ffff:cb00:7109')).toBe('203.0.113.9'); // the same address in hex groups
   });
 
   it('judges IPv6 by its /64, however it is written', () => {
@@ -19,6 +20,8 @@ describe('clientKey', () => {
 
   it('passes through what is not an IP (Fastify reports undefined sockets oddly in tests)', () => {
     expect(clientKey('unknown')).toBe('unknown');
+    // Loose IPv4 spellings that ipaddr.js would accept are not IPs to Node or Fastify: kept as they are.
+    expect(clientKey('127.1')).toBe('127.1');
   });
 });
 

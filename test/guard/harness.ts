@@ -17,6 +17,7 @@ import { CallRegistry } from '../../src/call-registry.js';
 import { publicWsBase, type Config } from '../../src/config.js';
 import { installGuard, MemoryStore, guardLimits, type Guard, type GuardStore, type GuardedStreamAuth } from '../../src/guard/index.js';
 import { createMetrics, type Metrics } from '../../src/metrics.js';
+import { httpRequestCounter } from '../../src/http-requests.js';
 import { mintStreamToken, MAX_TOKEN_LENGTH } from '../../src/twilio/stream-token.js';
 import { captureLogs, type LogCapture } from '../helpers/log-capture.js';
 import { testConfig } from '../helpers/config.js';
@@ -84,7 +85,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   });
   // As buildApp counts requests (src/app.ts), so tests can compare what the fast lane counts.
   app.addHook('onResponse', (request, reply, done) => {
-    metrics.httpRequests.labels(request.routeOptions.url ?? 'unmatched', request.method, String(reply.statusCode)).inc();
+    httpRequestCounter(metrics)(request.routeOptions.url ?? 'unmatched', request.method, reply.statusCode);
     done();
   });
   const h = { clock: T0 } as { clock: number };
