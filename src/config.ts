@@ -241,6 +241,12 @@ const schema = {
   drainTimeoutSeconds: int('DRAIN_TIMEOUT_SECONDS', 600, 0, 86_400),
   /** Caller and assistant transcripts (and keypad digits) in the log: caller content, off by default. */
   logTranscripts: bool('LOG_TRANSCRIPTS', false),
+  /**
+   * Open the Realtime session when the signed webhook is answered (a faster first turn). Off where
+   * the webhook and its stream may reach different processes (several instances behind a proxy
+   * without affinity): a pre-warm there is opened, held for 15 s and wasted.
+   */
+  prewarm: bool('PREWARM', true),
 } as const;
 
 type Schema = typeof schema;

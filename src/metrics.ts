@@ -67,6 +67,8 @@ export interface Metrics {
   readonly httpConnections: Gauge;
   /** 1 from the first SIGTERM/SIGINT until exit: the instance takes no new calls. */
   readonly draining: Gauge;
+  /** What became of each pre-warmed upstream (calls/upstream-pool.ts). */
+  readonly prewarms: Counter<'outcome'>;
 }
 
 export interface MetricsOptions {
@@ -213,6 +215,12 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     httpConnections: new Gauge({
       name: `${p}http_connections`,
       help: 'Open HTTP connections counted against the per-address cap (admitted media streams and trusted proxies are not)',
+      registers,
+    }),
+    prewarms: new Counter({
+      name: `${p}prewarm_total`,
+      help: 'Pre-warmed upstream sessions by outcome: adopted by their stream, expired (no stream in time), not_usable (failed or closed before adoption), discarded (the call ended first, or shutdown)',
+      labelNames: ['outcome'],
       registers,
     }),
     draining: new Gauge({

@@ -11,7 +11,10 @@
  * Limits: a pre-warm holds a registry reservation until adopted, so pre-warms count toward
  * MAX_CALLS (and at most MAX_CALLS exist); one with no stream after PREWARM_TIMEOUT_MS is closed.
  * Pre-warming is off without TWILIO_AUTH_TOKEN: webhooks are then unauthenticated, and an
- * anonymous POST must never open an upstream session.
+ * anonymous POST must never open an upstream session. PREWARM=off turns it off too (several
+ * instances without affinity, where the stream often reaches another process than the webhook).
+ * Each pre-warm's outcome is counted in voice_bridge_prewarm_total{outcome}, so the adoption rate
+ * is visible.
  */
 import type { RawData, WebSocket } from 'ws';
 import type { Logger } from 'pino';
@@ -27,6 +30,9 @@ import type { Metrics } from '../metrics.js';
 
 /** A pre-warmed session not adopted by a stream within this long is closed, in ms. */
 export const PREWARM_TIMEOUT_MS = 15_000;
+
+/** What became of a pre-warm: its stream took it, none came in time, it broke first, or the call ended first. */
+export type PrewarmOutcome = 'adopted' | 'expired' | 'not_usable' | 'discarded';
 
 export interface UpstreamPoolOptions {
   readonly config: Config;
@@ -69,7 +75,7 @@ export class UpstreamPool {
   constructor(opts: UpstreamPoolOptions) {
     this.#opts = opts;
     this.#connect = opts.connect ?? (() => connectRealtime(opts.config));
-    this.#enabled = Boolean(opts.config.twilioAuthToken);
+    this.#enabled = Boolean(opts.config.twilioAuthToken) && opts.config.prewarm;
   }
 
   /** Pre-warmed sessions waiting for their stream. */
@@ -105,12 +111,12 @@ export class UpstreamPool {
     });
     const onError = contain((err: Error) => {
       log.warn({ err: { message: err.message, code: (err as { code?: string }).code } }, 'pre-warm failed; the stream will open a fresh upstream');
-      this.#drop(callSid);
+      this.#drop(callSid, 'not_usable');
     });
     const onClose = contain((code: number) => {
       if (this.#warm.get(callSid)?.socket !== socket) return;
       log.warn({ code }, 'pre-warmed upstream closed before the stream started');
-      this.#drop(callSid);
+      this.#drop(callSid, 'not_usable');
     });
     socket.once('open', configure);
     socket.on('message', onMessage);
@@ -120,7 +126,7 @@ export class UpstreamPool {
     const timer = setTimeout(
       contain(() => {
         log.warn({ timeoutMs }, 'no stream for the pre-warmed upstream in time; closing it');
-        this.#drop(callSid);
+        this.#drop(callSid, 'expired');
       }),
       timeoutMs,
     );
@@ -142,13 +148,13 @@ export class UpstreamPool {
 
   /** Closes `callSid`'s pre-warmed session, if any (e.g. the call ended before its stream). */
   discard(callSid: string): void {
-    this.#drop(callSid);
+    this.#drop(callSid, 'discarded');
   }
 
   /** Closes every pre-warmed session (app shutdown). Adopted sockets belong to their sessions. */
   close(): void {
     this.#closed = true;
-    for (const callSid of [...this.#warm.keys()]) this.#drop(callSid);
+    for (const callSid of [...this.#warm.keys()]) this.#drop(callSid, 'discarded');
   }
 
   #open(callSid: string): UpstreamHandle {
@@ -160,6 +166,7 @@ export class UpstreamPool {
     const log = warm?.log ?? this.#opts.log.child({ callSid });
     if (warm && (warm.socket.readyState === 0 /* CONNECTING */ || warm.socket.readyState === 1 /* OPEN */)) {
       warm.log.debug('stream adopted the pre-warmed upstream');
+      this.#count('adopted');
       // session.update went (or goes, on open) first; the greeting follows it.
       if (warm.socket.readyState === 1) sendGreeting(warm.socket);
       else warm.socket.once('open', warm.contain(() => sendGreeting(warm.socket)));
@@ -167,6 +174,7 @@ export class UpstreamPool {
       return { socket: warm.socket, configured: true, startedAt: performance.now() };
     }
     if (warm) {
+      this.#count('not_usable');
       warm.socket.on('error', () => undefined);
       closeWithin(warm.socket, 1000, 'not usable', SOCKET_CLOSE_GRACE_MS);
     }
@@ -202,7 +210,7 @@ export class UpstreamPool {
   #contain(socket: WebSocket, log: Logger): Contain {
     return faultBoundary((err) => {
       log.error({ err }, 'internal error on an upstream socket; closing it');
-      for (const [callSid, warm] of this.#warm) if (warm.socket === socket) this.#drop(callSid);
+      for (const [callSid, warm] of this.#warm) if (warm.socket === socket) this.#drop(callSid, 'not_usable');
       socket.on('error', () => undefined);
       closeWithin(socket, 1011, 'internal error', SOCKET_CLOSE_GRACE_MS);
     });
@@ -220,9 +228,14 @@ export class UpstreamPool {
     return warm;
   }
 
-  #drop(callSid: string): void {
+  #count(outcome: PrewarmOutcome): void {
+    this.#opts.metrics?.prewarms.labels(outcome).inc();
+  }
+
+  #drop(callSid: string, outcome: PrewarmOutcome): void {
     const warm = this.#take(callSid);
     if (!warm) return;
+    this.#count(outcome);
     // A quiet 'error' sink: the close below may still report one, with nobody else listening.
     warm.socket.on('error', () => undefined);
     closeWithin(warm.socket, 1000, 'call ended', SOCKET_CLOSE_GRACE_MS);

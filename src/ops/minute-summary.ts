@@ -20,6 +20,8 @@ export interface MetricsSnapshot {
   readonly wsMessages: Readonly<Record<string, number>>;
   readonly rejections: Readonly<Record<string, number>>;
   readonly droppedFrames: Readonly<Record<string, number>>;
+  /** outcome → pre-warms (voice_bridge_prewarm_total). */
+  readonly prewarms: Readonly<Record<string, number>>;
   readonly liveCalls: number;
 }
 
@@ -31,6 +33,8 @@ export interface SummaryLine {
   readonly rejections: Record<string, number>;
   readonly liveCalls: number;
   readonly droppedFrames: { toUpstream: number; toTwilio: number };
+  /** What became of pre-warmed upstreams this interval: adopted ÷ all is the adoption rate. */
+  readonly prewarms: { adopted: number; expired: number; notUsable: number; discarded: number };
 }
 
 export const EMPTY_SNAPSHOT: MetricsSnapshot = {
@@ -38,6 +42,7 @@ export const EMPTY_SNAPSHOT: MetricsSnapshot = {
   wsMessages: {},
   rejections: {},
   droppedFrames: {},
+  prewarms: {},
   liveCalls: 0,
 };
 
@@ -64,6 +69,12 @@ export function summarize(prev: MetricsSnapshot, cur: MetricsSnapshot, intervalM
       toUpstream: d(prev.droppedFrames.to_upstream, cur.droppedFrames.to_upstream),
       toTwilio: d(prev.droppedFrames.to_twilio, cur.droppedFrames.to_twilio),
     },
+    prewarms: {
+      adopted: d(prev.prewarms.adopted, cur.prewarms.adopted),
+      expired: d(prev.prewarms.expired, cur.prewarms.expired),
+      notUsable: d(prev.prewarms.not_usable, cur.prewarms.not_usable),
+      discarded: d(prev.prewarms.discarded, cur.prewarms.discarded),
+    },
   };
 }
 
@@ -83,11 +94,12 @@ function byLabels(values: readonly Sample[], key: (labels: Sample['labels']) => 
 
 /** Reads the counters the line reports (prom-client's `get()` is async; a few µs here). */
 export async function takeSnapshot(metrics: Metrics): Promise<MetricsSnapshot> {
-  const [http, ws, rejections, dropped, live] = await Promise.all([
+  const [http, ws, rejections, dropped, prewarms, live] = await Promise.all([
     metrics.httpRequests.get(),
     metrics.wsMessages.get(),
     metrics.rejections.get(),
     metrics.droppedFrames.get(),
+    metrics.prewarms.get(),
     metrics.liveCalls.get(),
   ]);
   return {
@@ -95,6 +107,7 @@ export async function takeSnapshot(metrics: Metrics): Promise<MetricsSnapshot> {
     wsMessages: byLabels(ws.values, (l) => `${String(l.peer)}_${String(l.direction)}`),
     rejections: byLabels(rejections.values, (l) => String(l.reason)),
     droppedFrames: byLabels(dropped.values, (l) => String(l.direction)),
+    prewarms: byLabels(prewarms.values, (l) => String(l.outcome)),
     liveCalls: live.values[0]?.value ?? 0,
   };
 }

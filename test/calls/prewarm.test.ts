@@ -45,6 +45,11 @@ async function stream(b: Bridge, callSid: string, token: string): Promise<FakeTw
   return call;
 }
 
+/** voice_bridge_prewarm_total by outcome. */
+async function prewarmOutcomes(b: Bridge): Promise<Record<string, number>> {
+  const values = (await b.app.metrics.prewarms.get()).values;
+  return Object.fromEntries(values.map((v) => [String(v.labels.outcome), v.value]));
+}
 
 describe('pre-warmed upstream sessions', () => {
   it('open and configure at a signed webhook, and the stream adopts it: one upstream connection in total', async () => {
@@ -72,9 +77,23 @@ describe('pre-warmed upstream sessions', () => {
     expect(bridge.realtime.totalConnections).toBe(1);
     expect(conn.count('session.update')).toBe(1);
     expect(conn.count('response.create')).toBe(1);
+    expect(await prewarmOutcomes(bridge)).toEqual({ adopted: 1 });
 
     await call.hangUp();
     await conn.closed;
+  });
+
+  it('is off with PREWARM=off: the webhook opens nothing, the stream opens its upstream at start', async () => {
+    bridge = await startBridge({ PREWARM: 'off' });
+    const callSid = newCallSid();
+    const res = await webhook(bridge, '/twilio/voice', { CallSid: callSid });
+    expect(res.statusCode).toBe(200);
+    expect(bridge.app.registry.live).toBe(0); // no slot reserved: no pre-warm
+    const call = await stream(bridge, callSid, tokenFrom(res.body));
+    await bridge.realtime.waitForEvent('session.update');
+    expect(bridge.realtime.upgradeAttempts).toBe(1);
+    expect(await prewarmOutcomes(bridge)).toEqual({});
+    await call.hangUp();
   });
 
   it('is adopted while still connecting (300 ms handshake), with session.update before the greeting', async () => {
@@ -98,6 +117,7 @@ describe('pre-warmed upstream sessions', () => {
     expect(closed.code).toBe(1000);
     expect(bridge.app.registry.live).toBe(0);
     expect(bridge.logs.records().some((r) => r.msg === 'no stream for the pre-warmed upstream in time; closing it')).toBe(true);
+    expect(await prewarmOutcomes(bridge)).toEqual({ expired: 1 });
   });
 
   it('opens nothing for an unsigned or wrongly signed webhook', async () => {

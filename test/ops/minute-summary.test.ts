@@ -10,6 +10,7 @@ describe('summarize (pure)', () => {
       wsMessages: { twilio_in: 100, twilio_out: 40, upstream_in: 50, upstream_out: 20 },
       rejections: { bad_token: 3, flood: 1 },
       droppedFrames: { to_twilio: 2 },
+      prewarms: { adopted: 10, expired: 1 },
       liveCalls: 4,
     };
     const cur = {
@@ -17,6 +18,7 @@ describe('summarize (pure)', () => {
       wsMessages: { twilio_in: 700, twilio_out: 100, upstream_in: 90, upstream_out: 140 },
       rejections: { bad_token: 3, flood: 6, capacity: 2 },
       droppedFrames: { to_twilio: 5, to_upstream: 1 },
+      prewarms: { adopted: 19, expired: 1, not_usable: 1 },
       liveCalls: 2,
     };
     expect(summarize(prev, cur, 60_000)).toEqual({
@@ -26,6 +28,7 @@ describe('summarize (pure)', () => {
       rejections: { flood: 5, capacity: 2 },
       liveCalls: 2,
       droppedFrames: { toUpstream: 1, toTwilio: 3 },
+      prewarms: { adopted: 9, expired: 0, notUsable: 1, discarded: 0 },
     });
   });
 
