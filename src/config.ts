@@ -40,6 +40,21 @@ function optionalStr(env: string): Field<string | undefined> {
   return { env, parse: (raw) => ({ value: present(raw) ? raw.trim() : undefined }) };
 }
 
+/** `INSTANCE_ID`: unset, or a short name that goes into a URL path as it is. */
+function instanceId(env: string): Field<string | undefined> {
+  return {
+    env,
+    parse(raw) {
+      if (!present(raw)) return { value: undefined };
+      const text = raw.trim();
+      if (!/^[a-z0-9-]{1,32}$/.test(text)) {
+        return { problem: `${env} must be 1 to 32 of a-z, 0-9 and "-" (it goes into the stream URL's path), got "${text}"` };
+      }
+      return { value: text };
+    },
+  };
+}
+
 function int(env: string, def: number, min: number, max: number): Field<number> {
   return {
     env,
@@ -247,6 +262,12 @@ const schema = {
    * without affinity): a pre-warm there is opened, held for 15 s and wasted.
    */
   prewarm: bool('PREWARM', true),
+  /**
+   * This instance's name among several behind one proxy: the stream URL in the TwiML becomes
+   * `/i/<id>/twilio/stream/<token>`, so the proxy can send the stream to the instance that
+   * pre-warmed its call (docs/multiple-instances.md). Unset: the plain stream URL.
+   */
+  instanceId: instanceId('INSTANCE_ID'),
 } as const;
 
 type Schema = typeof schema;

@@ -31,10 +31,12 @@ export const REDACT_PATHS: readonly string[] = [
   ...SECRET_KEYS.map((k) => `*.${k}`),
 ];
 
-// (STREAM_PATH is letters and slashes: nothing in it a RegExp reads as special.)
-const STREAM_TOKEN_IN_URL = new RegExp(`^(${STREAM_PATH}/)[^/?#]+`);
+// (STREAM_PATH is letters and slashes: nothing in it a RegExp reads as special.) The optional
+// `/i/<id>` is the INSTANCE_ID prefix: the proxy strips it, but a request that reaches the app
+// unstripped (a proxy set up otherwise) must not log its token either.
+const STREAM_TOKEN_IN_URL = new RegExp(`^((?:/i/[^/?#]+)?${STREAM_PATH}/)[^/?#]+`);
 
-/** `/twilio/stream/<token>?x` → `/twilio/stream/***?x`: the token is a credential until it expires. */
+/** `[/i/<id>]/twilio/stream/<token>?x` → `[/i/<id>]/twilio/stream/***?x`: the token is a credential until it expires. */
 export function maskUrl(url: string): string {
   return url.replace(STREAM_TOKEN_IN_URL, '$1***');
 }

@@ -13,6 +13,17 @@ function problemsOf(env: Record<string, string | undefined>): string[] {
 }
 
 describe('loadConfig', () => {
+  it('INSTANCE_ID: unset by default; a-z, 0-9 and "-", 1 to 32 long; anything else a clear error', () => {
+    expect(loadConfig(testEnv()).instanceId).toBeUndefined();
+    expect(loadConfig(testEnv({ INSTANCE_ID: '' })).instanceId).toBeUndefined();
+    expect(loadConfig(testEnv({ INSTANCE_ID: ' web-2 ' })).instanceId).toBe('web-2');
+    expect(loadConfig(testEnv({ INSTANCE_ID: 'a'.repeat(32) })).instanceId).toBe('a'.repeat(32));
+    for (const bad of ['A', 'a/b', 'a_b', 'a.b', 'a b', '%2e', 'a'.repeat(33)]) {
+      const problems = problemsOf(testEnv({ INSTANCE_ID: bad }));
+      expect(problems, bad).toEqual([expect.stringMatching(/^INSTANCE_ID must be 1 to 32 of a-z, 0-9 and "-"/)]);
+    }
+  });
+
   it('applies every SPEC default and freezes the result', () => {
     const config = loadConfig(testEnv({ TWILIO_AUTH_TOKEN: undefined, LOG_LEVEL: undefined }));
     expect(Object.isFrozen(config)).toBe(true);

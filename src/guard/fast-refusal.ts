@@ -18,7 +18,7 @@
  * from its router, with no hook; without the deadline such a socket would stay open (half-open
  * even after the client leaves, since HTTP sockets allow it) and hold up app.close() forever.
  */
-import type { IncomingMessage, Server } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { Socket as NetSocket, type Socket } from 'node:net';
 import type { FastifyBaseLogger } from 'fastify';
@@ -126,7 +126,7 @@ export interface LaneOptions {
   /** Behind trusted proxies: the client addresses the hook saw (forwarded-clients.ts); else the socket's. */
   readonly forwarded: ForwardedClients | undefined;
   /** The same credential check the hook runs (install.ts). */
-  readonly credentials: (token: string, signature: string | string[] | undefined, now: number) => CredentialVerdict;
+  readonly credentials: (token: string, headers: IncomingHttpHeaders, now: number) => CredentialVerdict;
   readonly store: Pick<ImmediateDecisions, 'attemptNow'>;
   readonly draining: () => boolean;
   readonly clock: () => number;
@@ -152,7 +152,7 @@ export function laneScreen(opts: LaneOptions): UpgradeScreen {
     const token = laneToken(req, streamPath, MAX_TOKEN_LENGTH);
     if (token === undefined || !isUpgrade(req)) return false;
     const now = Math.floor(opts.clock());
-    const credentials = opts.credentials(token, req.headers['x-twilio-signature'], now);
+    const credentials = opts.credentials(token, req.headers, now);
     const draining = opts.draining();
     if (judgeUpgrade({ credentials, draining, attempt: undefined }).kind !== 'ask_store') return false; // the hook admits
     const ip = clientKey(address);

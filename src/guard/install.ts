@@ -30,13 +30,14 @@
  *
  * Every store call is bounded (resilient-store.ts), so the hook always finishes.
  */
+import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { CallRegistry } from '../call-registry.js';
 import type { Config } from '../config.js';
 import { hasBearer } from '../bearer.js';
 import { httpRequestCounter } from '../http-requests.js';
 import type { Metrics } from '../metrics.js';
-import { STREAM_PATH, streamUrlBase as streamUrlBaseOf } from '../twilio/stream-path.js';
+import { FORWARDED_PREFIX_HEADER, STREAM_PATH, connectedStreamUrlBase } from '../twilio/stream-path.js';
 import type { StreamAuth } from '../stream/route.js';
 import { agentKey, clientKey, judgedAddress } from './client-ip.js';
 import { guardConnections, MAX_CONNECTIONS_PER_IP } from './connection-cap.js';
@@ -123,7 +124,6 @@ export function installGuard(app: FastifyInstance, opts: GuardOptions): Guard {
   const streamPath = STREAM_PATH;
   const webhookPrefix = opts.webhookPrefix ?? '/twilio/';
   const healthRoutes = new Set(opts.healthRoutes ?? ['/healthz', '/readyz']);
-  const streamUrlBase = streamUrlBaseOf(config);
   const store =
     opts.store instanceof MemoryStore
       ? opts.store
@@ -159,13 +159,15 @@ export function installGuard(app: FastifyInstance, opts: GuardOptions): Guard {
     clock,
   });
 
-  const credentialsOf = (token: string, signature: string | string[] | undefined, now: number) =>
+  // Twilio signs the public URL it connected to; behind the two-instance proxy that may carry
+  // another instance's prefix, which the proxy stripped and names in a header (stream-path.ts).
+  const credentialsOf = (token: string, headers: IncomingHttpHeaders, now: number) =>
     checkStreamCredentials({
       streamSecret: config.streamSecret,
       twilioAuthToken: config.twilioAuthToken,
-      streamUrlBase,
+      streamUrlBase: connectedStreamUrlBase(config, headers[FORWARDED_PREFIX_HEADER]),
       token,
-      signature,
+      signature: headers['x-twilio-signature'],
       now,
     });
 
@@ -177,7 +179,7 @@ export function installGuard(app: FastifyInstance, opts: GuardOptions): Guard {
     if (forwarded !== undefined && typeof request.ip === 'string') {
       forwarded.learn(request.raw.socket.remoteAddress, request.headers['x-forwarded-for'], judgedAddress(request));
     }
-    const credentials = credentialsOf(token, request.headers['x-twilio-signature'], now);
+    const credentials = credentialsOf(token, request.headers, now);
     const draining = registry.draining;
     // The fast lane's judge (judge.ts); the store is asked only about anonymous attempts.
     const first = judgeUpgrade({ credentials, draining, attempt: undefined });
