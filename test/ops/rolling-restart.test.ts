@@ -9,32 +9,23 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
-import { request } from 'node:http';
-import { startServerProcess, type ServerProcess } from '../helpers/server-process.js';
-import { startFakeRealtime, type FakeRealtime, type FakeRealtimeConnection } from '../helpers/fake-realtime.js';
+import type { FakeRealtimeConnection } from '../helpers/fake-realtime.js';
 import { connectFakeTwilio, type FakeTwilioCall } from '../helpers/fake-twilio.js';
-import { TEST_OPENAI_KEY, TEST_SECRET, testEnv } from '../helpers/config.js';
+import { TEST_SECRET } from '../helpers/config.js';
 import { readFixture } from '../helpers/audio.js';
-import { signedWebhook } from '../helpers/webhook.js';
 import { expectRelayBothWays } from '../helpers/relay.js';
 import { until } from '../helpers/until.js';
 import { mintStreamToken } from '../../src/twilio/stream-token.js';
 import { CADDYFILE_TWO_INSTANCES, caddyVersion, startCaddy, type CaddyProcess } from './caddy-process.js';
 import { value } from './prom-text.js';
+import { scrape, startInstance as startTestInstance, stopInstance, webhookViaCaddy as postWebhook, type Instance } from './two-instances.js';
 
 const version = caddyVersion();
-const PUBLIC_URL = 'https://voice.example.com';
 /** Real processes and Caddy's 2 s health interval on a busy 2-core machine. */
 const TIMEOUT_MS = 120_000;
 /** Deadline for Caddy to act on a health check: several of its 2 s intervals. */
 const HEALTH_DEADLINE_MS = 30_000;
 
-interface Instance {
-  readonly name: string;
-  readonly server: ServerProcess;
-  /** Each instance has its own Realtime stand-in, so a call's upstream tells where it landed. */
-  readonly realtime: FakeRealtime;
-}
 interface LiveCall {
   readonly call: FakeTwilioCall;
   readonly conn: FakeRealtimeConnection;
@@ -48,33 +39,13 @@ afterEach(async () => {
   for (const call of calls.splice(0)) call.socket.terminate();
   await caddy?.stop();
   caddy = undefined;
-  for (const i of instances.splice(0)) {
-    await i.server.kill();
-    await i.realtime.close();
-  }
+  for (const i of instances.splice(0)) await stopInstance(i);
 });
 
 async function startInstance(name: string, port = 0): Promise<Instance> {
-  const realtime = await startFakeRealtime({ apiKey: TEST_OPENAI_KEY });
-  try {
-    const server = await startServerProcess(
-      testEnv({
-        OPENAI_REALTIME_URL: realtime.url,
-        PUBLIC_URL,
-        PORT: String(port),
-        DRAIN_TIMEOUT_SECONDS: '60',
-        // Every request here comes from one address (Caddy's, 127.0.0.1): the per-address flood
-        // rule is not what this test is about, and must not ban Caddy's health checks midway.
-        FLOOD_MAX_REQUESTS: '100000',
-      }),
-    );
-    const instance = { name, server, realtime };
-    instances.push(instance);
-    return instance;
-  } catch (err) {
-    await realtime.close();
-    throw err;
-  }
+  const instance = await startTestInstance(name, {}, port);
+  instances.push(instance);
+  return instance;
 }
 
 /** A Media Stream through Caddy, as Twilio opens one after our TwiML; resolves once its upstream is up. */
@@ -96,26 +67,9 @@ async function streamViaCaddy(): Promise<LiveCall> {
 /** Every webhook answer seen through Caddy in the test, for the "never a 5xx" check. */
 const webhookStatuses: number[] = [];
 async function webhookViaCaddy(): Promise<{ status: number; twiml: string }> {
-  const params = { CallSid: 'CA' + randomBytes(16).toString('hex'), From: '+15550004444' };
-  const { headers, body } = signedWebhook('/twilio/voice', params, { publicUrl: PUBLIC_URL });
-  const res = await new Promise<{ status: number; twiml: string }>((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port: caddy!.port, method: 'POST', path: '/twilio/voice', headers, agent: false }, (r) => {
-      let text = '';
-      r.setEncoding('utf8');
-      r.on('data', (chunk: string) => (text += chunk));
-      r.on('end', () => resolve({ status: r.statusCode ?? 0, twiml: text }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
+  const res = await postWebhook(caddy!.port, 'CA' + randomBytes(16).toString('hex'));
   webhookStatuses.push(res.status);
   return res;
-}
-
-async function scrape(i: Instance): Promise<string> {
-  const res = await fetch(`${i.server.baseUrl}/metrics`);
-  expect(res.status).toBe(200);
-  return res.text();
 }
 
 const isMsg = (msg: string) => (r: Record<string, unknown>) => r.msg === msg;
