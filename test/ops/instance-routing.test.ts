@@ -5,7 +5,8 @@
  * there, and the stream adopts the session the webhook pre-warmed (the rate read from both
  * instances' voice_bridge_prewarm_total); when that instance is killed between webhook and
  * stream, Caddy sends the stream to the other instance, which checks Twilio's signature over the
- * URL Twilio connected to and relays the call on a fresh upstream.
+ * URL Twilio connected to and relays the call on a fresh upstream; likewise when it drains and
+ * Caddy's health check has seen it.
  *
  * Skipped when caddy is absent locally; test/ops/caddy.test.ts fails CI in that case.
  */
@@ -16,6 +17,7 @@ import { connectFakeTwilio, type FakeTwilioCall } from '../helpers/fake-twilio.j
 import { TEST_AUTH_TOKEN } from '../helpers/config.js';
 import { readFixture } from '../helpers/audio.js';
 import { expectRelayBothWays } from '../helpers/relay.js';
+import { until } from '../helpers/until.js';
 import { CADDYFILE_TWO_INSTANCES, caddyVersion, startCaddy, type CaddyProcess } from './caddy-process.js';
 import { value } from './prom-text.js';
 import { scrape, startInstance, stopInstance, webhookViaCaddy, type Instance } from './two-instances.js';
@@ -23,6 +25,8 @@ import { scrape, startInstance, stopInstance, webhookViaCaddy, type Instance } f
 const version = caddyVersion();
 /** Real processes and Caddy's 2 s health interval on a busy 2-core machine. */
 const TIMEOUT_MS = 180_000;
+/** Deadline for Caddy to act on a health check: several of its 2 s intervals. */
+const HEALTH_DEADLINE_MS = 30_000;
 /** Calls placed in the adoption test: enough for a rate, short on a busy 2-core machine. */
 const CALLS = 20;
 const OUTCOMES = ['adopted', 'expired', 'not_usable', 'discarded'] as const;
@@ -159,5 +163,33 @@ describe.runIf(version !== null)('pre-warm across two instances behind Caddy (IN
     // Its guard checked Twilio's signature over the dead instance's URL (Caddy's X-Forwarded-Prefix)
     // and admitted the stream: no refusal counted.
     expect(value(await scrape(other), 'voice_bridge_rejections_total')).toBe(0);
+  });
+
+  it('the pre-warming instance draining between webhook and stream: once Caddy sees its /readyz 503, the stream goes to the other', async () => {
+    await startPair();
+    const answered = await answerCall();
+    const draining = answered.by;
+    const other = instances.find((i) => i !== draining)!;
+    await (await draining.realtime.waitForConnection(answered.upstreamIndex, 10_000)).waitForEvent('session.update');
+    const otherUpstreams = other.realtime.totalConnections;
+
+    draining.server.child.kill('SIGTERM');
+    await draining.server.waitForLine((r) => r.msg === 'draining: no new calls; waiting for live calls to end');
+    // Caddy's health checks (three blocks, each every 2 s) see the 503: a few answers, so the
+    // first has surely been acted on by the instance block that routes this stream too.
+    const readyz503 = async () => value(await scrape(draining), 'voice_bridge_http_requests_total', { route: '/readyz', status: '503' });
+    await until(async () => (await readyz503()) >= 6, HEALTH_DEADLINE_MS, "Caddy's health checks to see /readyz 503");
+    const drainingUpstreams = draining.realtime.totalConnections;
+
+    const call = await streamViaCaddy(answered);
+    const conn = await other.realtime.waitForConnection(otherUpstreams, 10_000);
+    await conn.waitForEvent('session.update');
+    await expectRelayBothWays(call, conn, caller, agent);
+    expect((await call.hangUp()).code).toBe(1000);
+    await conn.closed;
+    expect(other.realtime.totalConnections).toBe(otherUpstreams + 1);
+    expect(draining.realtime.totalConnections).toBe(drainingUpstreams);
+    expect((await outcomes(other)).adopted).toBe(0);
+    expect((await outcomes(draining)).adopted).toBe(0);
   });
 });
