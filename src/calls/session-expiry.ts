@@ -10,6 +10,7 @@ import type { RawData, WebSocket } from 'ws';
 import type { Logger } from 'pino';
 import { RESPONSE_CREATE } from '../stream/realtime-events.js';
 import { parseServerEvent } from '../stream/realtime-validate.js';
+import { rawBuffer } from '../stream/peer-input.js';
 import type { Contain } from '../stream/fault-boundary.js';
 
 /** How long before the session expires the assistant is asked to wrap up, in ms. */
@@ -61,7 +62,7 @@ export function watchSessionExpiry(socket: WebSocket, opts: ExpiryWatchOptions):
   const contain: Contain = opts.contain ?? ((fn) => fn);
   const onMessage = contain((data: RawData, isBinary: boolean) => {
     if (done) return;
-    const raw = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
+    const raw = rawBuffer(data);
     // Every upstream message passes here, audio deltas included: a byte search is far cheaper
     // than parsing each one only to find it is not a session event.
     if (!raw.includes(SESSION_CREATED) && !raw.includes(SESSION_UPDATED)) return;

@@ -23,6 +23,7 @@ import type { CallRegistry, Reservation } from '../call-registry.js';
 import { connectRealtime, type UpstreamHandle, type UpstreamProvider } from '../stream/upstream.js';
 import { greetingResponse, sessionUpdate, type ToolDeclaration } from '../stream/realtime-events.js';
 import { parseServerEvent } from '../stream/realtime-validate.js';
+import { rawBuffer } from '../stream/peer-input.js';
 import { faultBoundary, type Contain } from '../stream/fault-boundary.js';
 import { closeWithin, SOCKET_CLOSE_GRACE_MS } from '../stream/socket-close.js';
 import { watchSessionExpiry } from './session-expiry.js';
@@ -101,7 +102,7 @@ export class UpstreamPool {
     const configure = contain(() => this.#send(socket, sessionUpdate(this.#opts.config, this.#opts.tools)));
     const onMessage = contain((data: RawData, isBinary: boolean) => {
       // Before adoption nothing else reads this socket; its complaints must not go unseen.
-      const verdict = parseServerEvent(Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data), isBinary);
+      const verdict = parseServerEvent(rawBuffer(data), isBinary);
       if (!verdict.ok) {
         this.#opts.metrics?.realtimeInvalidEvents.labels(verdict.type, verdict.reason).inc();
         return;

@@ -4,7 +4,15 @@
  * fields; these only turn text into values without trusting it. Pure, never throws.
  */
 
+import type { RawData } from 'ws';
+
 export type JsonObject = Record<string, unknown>;
+
+/** One Buffer for a message as ws hands it over (a Buffer unless binaryType says otherwise). */
+export function rawBuffer(data: RawData): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  return Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
+}
 
 /** A JSON object: not null, not an array. */
 export const isJsonObject = (v: unknown): v is JsonObject => typeof v === 'object' && v !== null && !Array.isArray(v);

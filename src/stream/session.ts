@@ -33,6 +33,7 @@ import { faultBoundary, type Contain } from './fault-boundary.js';
 import type { UpstreamHandle, UpstreamProvider } from './upstream.js';
 import { HeldAudio } from './held-audio.js';
 import { MEDIA_TOO_FAST_CLOSE_MS, MediaPacer } from './media-pacer.js';
+import { rawBuffer } from './peer-input.js';
 import { LogBudget } from './log-budget.js';
 import { takeToken, type BucketLimits, type BucketState } from '../guard/bucket.js';
 import { closeWithin, SOCKET_CLOSE_GRACE_MS } from './socket-close.js';
@@ -543,13 +544,6 @@ export class StreamSession {
     this.hot.droppedBytesToUpstream += bytes;
   }
 
-  private countDropToTwilio(frames: number, bytes: number): void {
-    this.stats.droppedToTwilio.frames += frames;
-    this.stats.droppedToTwilio.bytes += bytes;
-    this.hot.droppedFramesToTwilio += frames;
-    this.hot.droppedBytesToTwilio += bytes;
-  }
-
   private discardToUpstream(bytes: number): void {
     this.stats.discardedToUpstream += bytes;
     this.hot.discardedBytesToUpstream += bytes;
@@ -732,10 +726,4 @@ export function describeStatusDetails(details: unknown): Record<string, string> 
   put('errorCode', e.code);
   put('errorMessage', e.message);
   return out;
-}
-
-/** One Buffer for a message as ws hands it over (a Buffer unless binaryType says otherwise). */
-function rawBuffer(data: RawData): Buffer {
-  if (Buffer.isBuffer(data)) return data;
-  return Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
 }
