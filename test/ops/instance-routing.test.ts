@@ -18,9 +18,9 @@ import { TEST_AUTH_TOKEN } from '../helpers/config.js';
 import { readFixture } from '../helpers/audio.js';
 import { expectRelayBothWays } from '../helpers/relay.js';
 import { until } from '../helpers/until.js';
-import { CADDYFILE_TWO_INSTANCES, caddyVersion, startCaddy, type CaddyProcess } from './caddy-process.js';
+import { caddyVersion, type CaddyProcess } from './caddy-process.js';
 import { value } from './prom-text.js';
-import { scrape, startInstance, stopInstance, webhookViaCaddy, type Instance } from './two-instances.js';
+import { scrape, startInstance, TwoInstanceRig, webhookViaCaddy, type Instance } from './two-instances.js';
 
 const version = caddyVersion();
 /** Real processes and Caddy's 2 s health interval on a busy 2-core machine. */
@@ -34,26 +34,15 @@ const OUTCOMES = ['adopted', 'expired', 'not_usable', 'discarded'] as const;
 const caller = readFixture('caller-8k.ulaw').subarray(0, 1600); // 0.2 s
 const agent = readFixture('agent-8k.ulaw').subarray(0, 1600);
 
-const instances: Instance[] = [];
-const calls: FakeTwilioCall[] = [];
-let caddy: CaddyProcess | undefined;
-afterEach(async () => {
-  for (const call of calls.splice(0)) call.socket.terminate();
-  await caddy?.stop();
-  caddy = undefined;
-  for (const i of instances.splice(0)) await stopInstance(i);
-});
+const rig = new TwoInstanceRig();
+const { instances, calls } = rig;
+afterEach(() => rig.stop());
 
 /** Instances a and b (INSTANCE_ID a and b) behind Caddy on the two-instance file as shipped. */
 async function startPair(): Promise<{ a: Instance; b: Instance; caddy: CaddyProcess }> {
   for (const id of ['a', 'b']) instances.push(await startInstance(id, { INSTANCE_ID: id }));
   const [a, b] = instances as [Instance, Instance];
-  caddy = await startCaddy({
-    config: CADDYFILE_TWO_INSTANCES,
-    env: { UPSTREAM_A: `127.0.0.1:${a.server.port}`, UPSTREAM_B: `127.0.0.1:${b.server.port}` },
-    version: version!,
-  });
-  return { a, b, caddy };
+  return { a, b, caddy: await rig.startCaddy(a, b, version!) };
 }
 
 interface Answered {
@@ -71,7 +60,7 @@ interface Answered {
 async function answerCall(): Promise<Answered> {
   const callSid = 'CA' + randomBytes(16).toString('hex');
   const before = instances.map((i) => i.realtime.totalConnections);
-  const { status, twiml } = await webhookViaCaddy(caddy!.port, callSid);
+  const { status, twiml } = await webhookViaCaddy(rig.caddy!.port, callSid);
   expect(status).toBe(200);
   const streamUrl = /<Stream url="([^"]+)"/.exec(twiml)?.[1];
   const token = /<Parameter name="token" value="([^"]+)"\/>/.exec(twiml)?.[1];
@@ -86,7 +75,7 @@ async function answerCall(): Promise<Answered> {
 async function streamViaCaddy(answered: Answered): Promise<FakeTwilioCall> {
   const path = new URL(answered.streamUrl).pathname;
   const call = await connectFakeTwilio({
-    url: `ws://127.0.0.1:${caddy!.port}${path}`,
+    url: `ws://127.0.0.1:${rig.caddy!.port}${path}`,
     token: answered.token,
     callSid: answered.callSid,
     headers: { 'x-twilio-signature': twilio.getExpectedTwilioSignature(TEST_AUTH_TOKEN, answered.streamUrl, {}) },
@@ -98,6 +87,26 @@ async function streamViaCaddy(answered: Answered): Promise<FakeTwilioCall> {
 async function outcomes(i: Instance): Promise<Record<(typeof OUTCOMES)[number], number>> {
   const text = await scrape(i);
   return Object.fromEntries(OUTCOMES.map((o) => [o, value(text, 'voice_bridge_prewarm_total', { outcome: o })])) as Record<(typeof OUTCOMES)[number], number>;
+}
+
+/** Both instances up, one call's webhook answered through Caddy and its upstream pre-warmed and configured. */
+async function answeredAndPrewarmed(): Promise<{ answered: Answered; prewarmedOn: Instance; other: Instance; otherUpstreams: number }> {
+  await startPair();
+  const answered = await answerCall();
+  const prewarmedOn = answered.by;
+  const other = instances.find((i) => i !== prewarmedOn)!;
+  await (await prewarmedOn.realtime.waitForConnection(answered.upstreamIndex, 10_000)).waitForEvent('session.update');
+  return { answered, prewarmedOn, other, otherUpstreams: other.realtime.totalConnections };
+}
+
+/** The answered call's stream, through Caddy, relays both ways on a fresh upstream of `on`, then hangs up. */
+async function expectStreamedOn(on: Instance, upstreamsBefore: number, answered: Answered): Promise<void> {
+  const call = await streamViaCaddy(answered);
+  const conn = await on.realtime.waitForConnection(upstreamsBefore, 10_000);
+  await conn.waitForEvent('session.update');
+  await expectRelayBothWays(call, conn, caller, agent);
+  expect((await call.hangUp()).code).toBe(1000);
+  await conn.closed;
 }
 
 describe.runIf(version !== null)('pre-warm across two instances behind Caddy (INSTANCE_ID)', { timeout: TIMEOUT_MS }, () => {
@@ -131,31 +140,21 @@ describe.runIf(version !== null)('pre-warm across two instances behind Caddy (IN
 
     // The prefix routes the stream path alone: nothing else under /i/<id>/ reaches an instance.
     for (const path of ['/i/a/metrics', '/i/b/readyz', '/i/a/twilio/voice']) {
-      const res = await fetch(`http://127.0.0.1:${caddy!.port}${path}`);
+      const res = await fetch(`http://127.0.0.1:${rig.caddy!.port}${path}`);
       expect(res.status, path).toBe(404);
       expect(await res.text(), path).not.toContain('voice_bridge_');
     }
   });
 
   it('the pre-warming instance killed between webhook and stream: the stream connects to the other through Caddy and relays on a fresh upstream', async () => {
-    await startPair();
-    const answered = await answerCall();
-    const dead = answered.by;
-    const other = instances.find((i) => i !== dead)!;
-    await (await dead.realtime.waitForConnection(answered.upstreamIndex, 10_000)).waitForEvent('session.update');
-    const otherUpstreams = other.realtime.totalConnections;
+    const { answered, prewarmedOn: dead, other, otherUpstreams } = await answeredAndPrewarmed();
 
     dead.server.child.kill('SIGKILL');
     await dead.server.exited;
 
     // Caddy tries the named instance first, finds it refusing connections, and within
     // lb_try_duration (5 s; its health check runs every 2 s) hands the upgrade to the other.
-    const call = await streamViaCaddy(answered);
-    const conn = await other.realtime.waitForConnection(otherUpstreams, 10_000);
-    await conn.waitForEvent('session.update');
-    await expectRelayBothWays(call, conn, caller, agent);
-    expect((await call.hangUp()).code).toBe(1000);
-    await conn.closed;
+    await expectStreamedOn(other, otherUpstreams, answered);
 
     // The other instance pre-warmed nothing and adopted nothing: a fresh upstream, one call.
     expect(other.realtime.totalConnections).toBe(otherUpstreams + 1);
@@ -166,12 +165,7 @@ describe.runIf(version !== null)('pre-warm across two instances behind Caddy (IN
   });
 
   it('the pre-warming instance draining between webhook and stream: once Caddy sees its /readyz 503, the stream goes to the other', async () => {
-    await startPair();
-    const answered = await answerCall();
-    const draining = answered.by;
-    const other = instances.find((i) => i !== draining)!;
-    await (await draining.realtime.waitForConnection(answered.upstreamIndex, 10_000)).waitForEvent('session.update');
-    const otherUpstreams = other.realtime.totalConnections;
+    const { answered, prewarmedOn: draining, other, otherUpstreams } = await answeredAndPrewarmed();
 
     draining.server.child.kill('SIGTERM');
     await draining.server.waitForLine((r) => r.msg === 'draining: no new calls; waiting for live calls to end');
@@ -181,12 +175,7 @@ describe.runIf(version !== null)('pre-warm across two instances behind Caddy (IN
     await until(async () => (await readyz503()) >= 6, HEALTH_DEADLINE_MS, "Caddy's health checks to see /readyz 503");
     const drainingUpstreams = draining.realtime.totalConnections;
 
-    const call = await streamViaCaddy(answered);
-    const conn = await other.realtime.waitForConnection(otherUpstreams, 10_000);
-    await conn.waitForEvent('session.update');
-    await expectRelayBothWays(call, conn, caller, agent);
-    expect((await call.hangUp()).code).toBe(1000);
-    await conn.closed;
+    await expectStreamedOn(other, otherUpstreams, answered);
     expect(other.realtime.totalConnections).toBe(otherUpstreams + 1);
     expect(draining.realtime.totalConnections).toBe(drainingUpstreams);
     expect((await outcomes(other)).adopted).toBe(0);

@@ -16,9 +16,9 @@ import { readFixture } from '../helpers/audio.js';
 import { expectRelayBothWays } from '../helpers/relay.js';
 import { until } from '../helpers/until.js';
 import { mintStreamToken } from '../../src/twilio/stream-token.js';
-import { CADDYFILE_TWO_INSTANCES, caddyVersion, startCaddy, type CaddyProcess } from './caddy-process.js';
+import { caddyVersion } from './caddy-process.js';
 import { value } from './prom-text.js';
-import { scrape, startInstance as startTestInstance, stopInstance, webhookViaCaddy as postWebhook, type Instance } from './two-instances.js';
+import { scrape, startInstance as startTestInstance, TwoInstanceRig, webhookViaCaddy as postWebhook, type Instance } from './two-instances.js';
 
 const version = caddyVersion();
 /** Real processes and Caddy's 2 s health interval on a busy 2-core machine. */
@@ -32,15 +32,9 @@ interface LiveCall {
   readonly on: Instance;
 }
 
-const instances: Instance[] = [];
-const calls: FakeTwilioCall[] = [];
-let caddy: CaddyProcess | undefined;
-afterEach(async () => {
-  for (const call of calls.splice(0)) call.socket.terminate();
-  await caddy?.stop();
-  caddy = undefined;
-  for (const i of instances.splice(0)) await stopInstance(i);
-});
+const rig = new TwoInstanceRig();
+const { instances, calls } = rig;
+afterEach(() => rig.stop());
 
 async function startInstance(name: string, port = 0): Promise<Instance> {
   const instance = await startTestInstance(name, {}, port);
@@ -53,7 +47,7 @@ async function streamViaCaddy(): Promise<LiveCall> {
   const before = instances.map((i) => i.realtime.totalConnections);
   const callSid = 'CA' + randomBytes(16).toString('hex');
   const token = mintStreamToken(TEST_SECRET, callSid, Date.now(), 300);
-  const call = await connectFakeTwilio({ url: `ws://127.0.0.1:${caddy!.port}/twilio/stream/${token}`, token, callSid });
+  const call = await connectFakeTwilio({ url: `ws://127.0.0.1:${rig.caddy!.port}/twilio/stream/${token}`, token, callSid });
   calls.push(call);
   // Its `start` makes exactly one instance open an upstream (no webhook pre-warmed one for it).
   let k = -1;
@@ -67,7 +61,7 @@ async function streamViaCaddy(): Promise<LiveCall> {
 /** Every webhook answer seen through Caddy in the test, for the "never a 5xx" check. */
 const webhookStatuses: number[] = [];
 async function webhookViaCaddy(): Promise<{ status: number; twiml: string }> {
-  const res = await postWebhook(caddy!.port, 'CA' + randomBytes(16).toString('hex'));
+  const res = await postWebhook(rig.caddy!.port, 'CA' + randomBytes(16).toString('hex'));
   webhookStatuses.push(res.status);
   return res;
 }
@@ -81,11 +75,7 @@ describe.runIf(version !== null)('rolling restart: two instances behind one Cadd
     webhookStatuses.length = 0;
     const a = await startInstance('A');
     const b = await startInstance('B');
-    caddy = await startCaddy({
-      config: CADDYFILE_TWO_INSTANCES,
-      env: { UPSTREAM_A: `127.0.0.1:${a.server.port}`, UPSTREAM_B: `127.0.0.1:${b.server.port}` },
-      version: version!,
-    });
+    await rig.startCaddy(a, b, version!);
 
     // Calls through Caddy until each instance carries one (least_conn sends the second call to
     // the idle instance; a few more tries cover a tie broken the other way).

@@ -8,6 +8,8 @@ import { startServerProcess, type ServerProcess } from '../helpers/server-proces
 import { startFakeRealtime, type FakeRealtime } from '../helpers/fake-realtime.js';
 import { TEST_OPENAI_KEY, testEnv } from '../helpers/config.js';
 import { signedWebhook } from '../helpers/webhook.js';
+import type { FakeTwilioCall } from '../helpers/fake-twilio.js';
+import { CADDYFILE_TWO_INSTANCES, startCaddy, type CaddyProcess } from './caddy-process.js';
 
 export const PUBLIC_URL = 'https://voice.example.com';
 
@@ -44,6 +46,33 @@ export async function startInstance(name: string, env: Record<string, string> = 
 export async function stopInstance(i: Instance): Promise<void> {
   await i.server.kill();
   await i.realtime.close();
+}
+
+/**
+ * What one two-instance test started, stopped by its afterEach even when the test failed
+ * half-way: calls cut, Caddy stopped, instances stopped with their stand-ins.
+ */
+export class TwoInstanceRig {
+  readonly instances: Instance[] = [];
+  readonly calls: FakeTwilioCall[] = [];
+  caddy: CaddyProcess | undefined;
+
+  /** Caddy on deploy/Caddyfile.two-instances as shipped, in front of `a` and `b`. */
+  async startCaddy(a: Instance, b: Instance, version: [number, number, number]): Promise<CaddyProcess> {
+    this.caddy = await startCaddy({
+      config: CADDYFILE_TWO_INSTANCES,
+      env: { UPSTREAM_A: `127.0.0.1:${a.server.port}`, UPSTREAM_B: `127.0.0.1:${b.server.port}` },
+      version,
+    });
+    return this.caddy;
+  }
+
+  async stop(): Promise<void> {
+    for (const call of this.calls.splice(0)) call.socket.terminate();
+    await this.caddy?.stop();
+    this.caddy = undefined;
+    for (const i of this.instances.splice(0)) await stopInstance(i);
+  }
 }
 
 /** A signed Twilio voice webhook for `callSid`, POSTed through Caddy as Twilio sends it. */
