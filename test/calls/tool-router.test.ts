@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { pino } from 'pino';
 import { createToolRouter, MAX_REFUSED_TOOL_CALLS_IN_A_ROW, MAX_TOOL_ARGUMENT_BYTES, parseArguments } from '../../src/calls/tools/router.js';
-import { defineTool, waitForPlayout, type ToolSession } from '../../src/calls/tools/tool.js';
+import { defineTool, waitForPlayout, type ToolResult, type ToolSession } from '../../src/calls/tools/tool.js';
 import { faultBoundary } from '../../src/stream/fault-boundary.js';
 import type { TwilioRest } from '../../src/calls/twilio-rest.js';
 import { testConfig } from '../helpers/config.js';
@@ -73,19 +73,24 @@ function fakeSession() {
   return { session, sent, faults };
 }
 
+/** A tool that takes any object as its arguments and answers with `run`. */
+function testTool(name: string, run: () => Promise<ToolResult | null>) {
+  return defineTool<Record<string, unknown>>({
+    name,
+    description: 'x',
+    parameters: { type: 'object' },
+    parseArgs: (raw) => ({ ok: true, args: raw as Record<string, unknown> }),
+    run,
+  });
+}
+
 const rest = {} as TwilioRest;
 const config = testConfig();
 
 describe('the tool router', () => {
   it('ends the call through the session (fail) when a tool rejects unexpectedly, answering nothing', async () => {
     const boom = new Error('bug in a tool');
-    const tool = defineTool<Record<string, unknown>>({
-      name: 'explode',
-      description: 'x',
-      parameters: { type: 'object' },
-      parseArgs: (raw) => ({ ok: true, args: raw as Record<string, unknown> }),
-      run: () => Promise.reject(boom),
-    });
+    const tool = testTool('explode', () => Promise.reject(boom));
     const { session, sent, faults } = fakeSession();
     createToolRouter([tool], { rest, config }).onToolCall(session, { callId: 'c1', name: 'explode', arguments: '{}' });
     await until(() => faults.length > 0, 2000, 'the fault reported');
@@ -94,13 +99,7 @@ describe('the tool router', () => {
   });
 
   it('contains a throw in its own result handling the same way', async () => {
-    const tool = defineTool<Record<string, unknown>>({
-      name: 'ok',
-      description: 'x',
-      parameters: { type: 'object' },
-      parseArgs: (raw) => ({ ok: true, args: raw as Record<string, unknown> }),
-      run: () => Promise.resolve({ output: { ok: true }, respond: true }),
-    });
+    const tool = testTool('ok', () => Promise.resolve({ output: { ok: true }, respond: true }));
     const { session, faults } = fakeSession();
     const broken = new Error('upstream send failed');
     session.sendUpstream = () => {
@@ -112,13 +111,7 @@ describe('the tool router', () => {
   });
 
   it('answers bad arguments with an error output and a new response', () => {
-    const tool = defineTool<Record<string, unknown>>({
-      name: 'ok',
-      description: 'x',
-      parameters: { type: 'object' },
-      parseArgs: (raw) => ({ ok: true, args: raw as Record<string, unknown> }),
-      run: () => Promise.resolve(null),
-    });
+    const tool = testTool('ok', () => Promise.resolve(null));
     const { session, sent, faults } = fakeSession();
     createToolRouter([tool], { rest, config }).onToolCall(session, { callId: 'c9', name: 'ok', arguments: undefined });
     expect(sent.map((m) => JSON.parse(m) as { type: string })).toMatchObject([
@@ -129,13 +122,7 @@ describe('the tool router', () => {
   });
 
   it('answers refused calls in a row with a new response only for the first few, and logs a few of each kind', () => {
-    const tool = defineTool<Record<string, unknown>>({
-      name: 'ok',
-      description: 'x',
-      parameters: { type: 'object' },
-      parseArgs: (raw) => ({ ok: true, args: raw as Record<string, unknown> }),
-      run: () => Promise.resolve(null),
-    });
+    const tool = testTool('ok', () => Promise.resolve(null));
     const { session, sent } = fakeSession();
     const router = createToolRouter([tool], { rest, config });
     const responses = () => sent.filter((m) => m === '{"type":"response.create"}').length;
