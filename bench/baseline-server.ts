@@ -10,12 +10,8 @@
  */
 import { createServer, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
-import type { BridgeStats } from './bench-bridge.js';
-
-/** Same lag sampling as bench-bridge.ts (10 ms), so the three servers' lag figures compare. */
-const LAG_RESOLUTION_MS = 10;
+import { loopbackOnly, processStats, startLagMonitor } from './process-stats.js';
 
 /**
  * Message counters under the bridge's own metric names, so capacity.ts reads all servers alike.
@@ -52,14 +48,9 @@ export interface BaselineServer {
   close(): Promise<void>;
 }
 
-function loopbackOnly(ip: string | undefined): boolean {
-  return ip === '127.0.0.1' || ip === '::1' || ip === '::ffff:127.0.0.1';
-}
-
 /** Serves `relay` on host:port (0: any free port). */
 export async function startBaselineServer(relay: Relay, listen: { port: number; host: string }): Promise<BaselineServer> {
-  const lag = monitorEventLoopDelay({ resolution: LAG_RESOLUTION_MS });
-  lag.enable();
+  const lag = startLagMonitor();
   let twiml = Buffer.alloc(0);
 
   const server = createServer((req, res) => {
@@ -72,20 +63,7 @@ export async function startBaselineServer(relay: Relay, listen: { port: number; 
     if (req.method === 'GET' && path === '/healthz') return void res.writeHead(200, { 'Content-Type': 'text/plain' }).end('ok');
     if (path?.startsWith('/__bench/') && !loopbackOnly(req.socket.remoteAddress)) return void res.writeHead(403).end();
     if (req.method === 'GET' && path === '/__bench/stats') {
-      const handles: Record<string, number> = {};
-      for (const kind of process.getActiveResourcesInfo()) handles[kind] = (handles[kind] ?? 0) + 1;
-      // As in bench-bridge.ts: the histogram holds whole intervals between samples; lag is the excess.
-      const toMs = (ns: number): number => (Number.isFinite(ns) ? Math.max(0, ns / 1e6 - LAG_RESOLUTION_MS) : 0);
-      const stats: BridgeStats = {
-        pid: process.pid,
-        cpu: process.cpuUsage(),
-        memory: process.memoryUsage(),
-        lag: { p50: toMs(lag.percentile(50)), p99: toMs(lag.percentile(99)), max: toMs(lag.max), mean: toMs(lag.mean) },
-        handles,
-        sessions: relay.counters.live,
-        liveCalls: relay.counters.live,
-        counters: relay.counters.toRecord(),
-      };
+      const stats = processStats(lag, { sessions: relay.counters.live, liveCalls: relay.counters.live, counters: relay.counters.toRecord() });
       if (new URL(req.url ?? '/', 'http://x').searchParams.get('reset') === '1') lag.reset();
       return void res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify(stats));
     }

@@ -4,35 +4,19 @@
  * process itself knows — event-loop lag, heap, live handles — and force a GC (--expose-gc).
  * SIGTERM closes the app and exits 0, so `--cpu-prof` gets to write its profile.
  */
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Session } from 'node:inspector/promises';
 import { loadConfig } from '../src/config.js';
 import { buildApp } from '../src/app.js';
+import { loopbackOnly, processStats, startLagMonitor } from './process-stats.js';
 
-/** Lag sampling interval, ms: fine enough to see 5 ms stalls, cheap (100 wake-ups a second). */
-const LAG_RESOLUTION_MS = 10;
 /** app.close() may wait on live sockets; the benchmark has hung them up already, so don't wait long. */
 const CLOSE_GRACE_MS = 3000;
 
-export interface BridgeStats {
-  readonly pid: number;
-  /** process.cpuUsage(), µs. */
-  readonly cpu: { readonly user: number; readonly system: number };
-  readonly memory: NodeJS.MemoryUsage;
-  /** Event-loop delay since the last reset (beyond the sampling interval), ms. */
-  readonly lag: { readonly p50: number; readonly p99: number; readonly max: number; readonly mean: number };
-  /** process.getActiveResourcesInfo(), counted by kind. */
-  readonly handles: Record<string, number>;
-  readonly sessions: number;
-  readonly liveCalls: number;
-  /** The bridge's own counters (metrics registry). */
-  readonly counters: Record<string, number>;
-}
+export type { BridgeStats } from './process-stats.js';
 
 const config = loadConfig(process.env);
 const app = await buildApp(config);
-const lag = monitorEventLoopDelay({ resolution: LAG_RESOLUTION_MS });
-lag.enable();
+const lag = startLagMonitor();
 
 /** Counter values as `name{label="v",…}` → value, for the series the benchmarks read. */
 async function counters(): Promise<Record<string, number>> {
@@ -50,31 +34,9 @@ async function counters(): Promise<Record<string, number>> {
   return out;
 }
 
-function loopbackOnly(ip: string): boolean {
-  return ip === '127.0.0.1' || ip === '::1' || ip === '::ffff:127.0.0.1';
-}
-
 app.get('/__bench/stats', async (request, reply) => {
-  if (!loopbackOnly(request.socket.remoteAddress ?? '')) return reply.code(403).send();
-  const handles: Record<string, number> = {};
-  for (const kind of process.getActiveResourcesInfo()) handles[kind] = (handles[kind] ?? 0) + 1;
-  // The histogram holds whole intervals between samples (resolution + delay): lag is the excess.
-  const toMs = (ns: number): number => (Number.isFinite(ns) ? Math.max(0, ns / 1e6 - LAG_RESOLUTION_MS) : 0);
-  const stats: BridgeStats = {
-    pid: process.pid,
-    cpu: process.cpuUsage(),
-    memory: process.memoryUsage(),
-    lag: {
-      p50: toMs(lag.percentile(50)),
-      p99: toMs(lag.percentile(99)),
-      max: toMs(lag.max),
-      mean: toMs(lag.mean),
-    },
-    handles,
-    sessions: app.sessions.size,
-    liveCalls: app.registry.live,
-    counters: await counters(),
-  };
+  if (!loopbackOnly(request.socket.remoteAddress)) return reply.code(403).send();
+  const stats = processStats(lag, { sessions: app.sessions.size, liveCalls: app.registry.live, counters: await counters() });
   if ((request.query as Record<string, string>)['reset'] === '1') lag.reset();
   return stats;
 });
