@@ -15,7 +15,10 @@ import { MAX_TOKEN_LENGTH } from './twilio/stream-token.js';
 import { createGuardStore, installGuard, type Guard, type GuardStore } from './guard/index.js';
 import { HTTP_TIMEOUTS, serverTimeouts, type HttpTimeouts } from './guard/http-timeouts.js';
 import { registerStreamRoute } from './stream/route.js';
-import { connectRealtime, type UpstreamProvider } from './stream/upstream.js';
+import type { StreamSession } from './stream/session.js';
+import type { WebSocket } from 'ws';
+import { connectRealtime } from './stream/upstream.js';
+import { clockWith, type Clock } from './clock.js';
 import { FAILURE_THRESHOLD, RETRY_AFTER_MS, UpstreamHealth, watchConnect } from './stream/upstream-health.js';
 import { createCallControl } from './calls/call-control.js';
 import { registerOps } from './ops/plugin.js';
@@ -33,10 +36,13 @@ export interface AppDeps {
   readonly logStream?: DestinationStream;
   readonly metrics?: Metrics;
   readonly registry?: CallRegistry;
-  /** Wall clock in ms; the one place time comes from, so tests can move it. */
-  readonly now?: () => number;
-  /** How a call's Realtime socket is opened. @default pre-warmed at the webhook, else fresh (src/calls) */
-  readonly openUpstream?: UpstreamProvider;
+  /** The one place time comes from (tests replace the wall clock to move it). @default systemClock */
+  readonly clock?: Partial<Clock>;
+  /**
+   * Opens a call's Realtime socket (tests). The pool still configures it and pre-warms, and upstream
+   * health and the expiry watch still watch it. @default connectRealtime(config)
+   */
+  readonly connectUpstream?: (callSid: string) => WebSocket;
   /** How long a pre-warmed upstream waits for its stream, in ms (tests shorten it). @default 15 000 */
   readonly prewarmTimeoutMs?: number;
   /** Interval of the `metrics` log line in ms (tests shorten it). @default 60 000 */
@@ -57,6 +63,8 @@ declare module 'fastify' {
     registry: CallRegistry;
     metrics: Metrics;
     guard: Guard;
+    /** Live stream sessions: the stream route adds and removes them; a drain and shutdown read them. */
+    sessions: Set<StreamSession>;
   }
 }
 
@@ -64,7 +72,8 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   const logger = deps.logger ?? createLogger(config, deps.logStream);
   const registry = deps.registry ?? new CallRegistry(config);
   const metrics = deps.metrics ?? createMetrics();
-  const now = deps.now ?? Date.now;
+  const clock = clockWith(deps.clock);
+  const now = clock.wall;
 
   const app = Fastify({
     // Typed as Fastify's base logger so the instance type stays the default one plugins expect.
@@ -85,6 +94,8 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   app.decorate('config', config);
   app.decorate('registry', registry);
   app.decorate('metrics', metrics);
+  const sessions = new Set<StreamSession>();
+  app.decorate('sessions', sessions);
 
   app.addContentTypeParser(
     'application/x-www-form-urlencoded',
@@ -130,7 +141,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   app.decorate('guard', guard);
   app.addHook('onClose', async () => guard.close());
 
-  registerOps(app, { metrics, metricsToken: config.metricsToken, summaryIntervalMs: deps.summaryIntervalMs });
+  registerOps(app, { metrics, metricsToken: config.metricsToken, summaryIntervalMs: deps.summaryIntervalMs, clock });
 
   // Upstream health: after repeated failed connects, webhooks speak "not available" instead of
   // opening streams that could only end in an apology.
@@ -153,13 +164,12 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
 
   // Call control: outbound calls, the assistant's tools, per-call greetings, pre-warmed upstreams.
   const callControl = createCallControl({
-    connect: () => watchConnect(connectRealtime(config), upstreamHealth, now),
+    connect: (callSid) => watchConnect(deps.connectUpstream?.(callSid) ?? connectRealtime(config), upstreamHealth, now),
     config,
     registry,
     metrics,
     log: logger,
-    now,
-    openUpstream: deps.openUpstream,
+    clock,
     prewarmTimeoutMs: deps.prewarmTimeoutMs,
     // /twilio/call-status is a webhook the guard lets through to be verified: report failures.
     onBadSignature: (request, reason) => guard.reportRejectedCredential(request, reason),
@@ -180,7 +190,9 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     config,
     metrics,
     openUpstream: callControl.openUpstream,
+    sessions,
     extend: callControl.extend,
+    clock,
   });
   callControl.register(app);
 

@@ -2,49 +2,25 @@
  * Metrics: Prometheus counters and gauges (prefix `voice_bridge_`), one registry per app so tests
  * and several apps in one process never share figures.
  *
- * Hot paths (per WebSocket message, per audio frame) never touch prom-client: a bound child's
- * `inc()` still hashes and validates its labels on every call. They add to plain numbers in
- * `HotCounters` instead, and each counter's `collect()` (run by `get()`, so by every scrape, the
- * minute summary and tests) publishes what was added since the last collect. The figures read are
- * therefore exact at every read; between reads prom-client's own values simply lag.
+ * Per-call counts (WebSocket messages, audio frames and bytes, drops) are not incremented here:
+ * each call counts into its own `CallStats` (src/stream/call-stats.ts), and each counter's
+ * `collect()` (run by `get()`, so by every scrape, the minute summary and tests) publishes what the
+ * calls' totals grew by since the last collect. A frame is counted once, in one place; the figures
+ * read are exact at every read, and between reads prom-client's own values simply lag.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { CallCounters, type CallStats } from './stream/call-stats.js';
 
 export type Direction = 'to_upstream' | 'to_twilio';
 export type Peer = 'twilio' | 'upstream';
 
-/**
- * Per-message counts as plain numbers, one object per app, incremented by the stream sessions.
- * Each field maps to one labelled series (see createMetrics); the counters publish the deltas at
- * collect time. Monotonic: only ever add to them.
- */
-export class HotCounters {
-  /** voice_bridge_ws_messages_total{peer, direction}. */
-  twilioIn = 0;
-  twilioOut = 0;
-  upstreamIn = 0;
-  upstreamOut = 0;
-  /** voice_bridge_audio_frames_total / audio_bytes_total{direction}. */
-  framesToUpstream = 0;
-  bytesToUpstream = 0;
-  framesToTwilio = 0;
-  bytesToTwilio = 0;
-  /** voice_bridge_dropped_frames_total / dropped_bytes_total{direction}. */
-  droppedFramesToUpstream = 0;
-  droppedBytesToUpstream = 0;
-  droppedFramesToTwilio = 0;
-  droppedBytesToTwilio = 0;
-  /** voice_bridge_discarded_bytes_total{direction}. */
-  discardedBytesToUpstream = 0;
-  discardedBytesToTwilio = 0;
-}
-
-type HotField = keyof HotCounters;
+/** One series of a per-call counter: its label values and how to read it from a call's stats. */
+type Series = readonly [labels: readonly string[], read: (stats: CallStats) => number];
 
 export interface Metrics {
   readonly registry: Registry;
-  /** Per-message counts, published to the counters below at collect time (see HotCounters). */
-  readonly hot: HotCounters;
+  /** Every call's counters; the message, frame, byte, drop and discard counters below publish their totals. */
+  readonly calls: CallCounters;
   readonly httpRequests: Counter<'route' | 'method' | 'status'>;
   /** WebSocket messages by peer (twilio/upstream) and direction (in = received by us, out = sent by us). */
   readonly wsMessages: Counter<'peer' | 'direction'>;
@@ -84,22 +60,24 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     collectDefaultMetrics({ register: registry, prefix: p, eventLoopMonitoringPrecision: 20 });
   }
   const registers = [registry];
-  const hot = new HotCounters();
-  /** What each hot field had reached at the last publish. */
-  const published = new HotCounters();
-  /** Adds each field's growth since the last collect to its series (labels: label values in labelNames order). */
-  const publisher = (series: readonly (readonly [HotField, readonly string[]])[]) =>
-    function collect(this: Counter<string>): void {
-      for (const [field, labels] of series) {
-        const delta = hot[field] - published[field];
+  const calls = new CallCounters();
+  /** Publishes each series' growth since the last collect (series keyed by their label values). */
+  const publisher = (series: readonly Series[]) => {
+    const published = new Map<string, number>();
+    return function collect(this: Counter<string>): void {
+      for (const [labels, read] of series) {
+        const key = labels.join(' ');
+        const total = calls.total(read);
+        const delta = total - (published.get(key) ?? 0);
         if (delta <= 0) continue;
-        published[field] = hot[field];
+        published.set(key, total);
         this.labels(...labels).inc(delta);
       }
     };
+  };
   return {
     registry,
-    hot,
+    calls,
     httpRequests: new Counter({
       name: `${p}http_requests_total`,
       help: 'HTTP requests answered, by route pattern, method and status code',
@@ -112,10 +90,10 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
       labelNames: ['peer', 'direction'],
       registers,
       collect: publisher([
-        ['twilioIn', ['twilio', 'in']],
-        ['twilioOut', ['twilio', 'out']],
-        ['upstreamIn', ['upstream', 'in']],
-        ['upstreamOut', ['upstream', 'out']],
+        [['twilio', 'in'], (s) => s.twilioMessagesIn],
+        [['twilio', 'out'], (s) => s.twilioMessagesOut],
+        [['upstream', 'in'], (s) => s.upstreamMessagesIn],
+        [['upstream', 'out'], (s) => s.upstreamMessagesOut],
       ]),
     }),
     rejections: new Counter({
@@ -138,8 +116,8 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
       labelNames: ['direction'],
       registers,
       collect: publisher([
-        ['framesToUpstream', ['to_upstream']],
-        ['framesToTwilio', ['to_twilio']],
+        [['to_upstream'], (s) => s.framesToUpstream],
+        [['to_twilio'], (s) => s.framesToTwilio],
       ]),
     }),
     audioBytes: new Counter({
@@ -148,8 +126,8 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
       labelNames: ['direction'],
       registers,
       collect: publisher([
-        ['bytesToUpstream', ['to_upstream']],
-        ['bytesToTwilio', ['to_twilio']],
+        [['to_upstream'], (s) => s.bytesToUpstream],
+        [['to_twilio'], (s) => s.bytesToTwilio],
       ]),
     }),
     droppedFrames: new Counter({
@@ -158,8 +136,8 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
       labelNames: ['direction'],
       registers,
       collect: publisher([
-        ['droppedFramesToUpstream', ['to_upstream']],
-        ['droppedFramesToTwilio', ['to_twilio']],
+        [['to_upstream'], (s) => s.droppedToUpstream.frames],
+        [['to_twilio'], (s) => s.droppedToTwilio.frames],
       ]),
     }),
     droppedBytes: new Counter({
@@ -168,8 +146,8 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
       labelNames: ['direction'],
       registers,
       collect: publisher([
-        ['droppedBytesToUpstream', ['to_upstream']],
-        ['droppedBytesToTwilio', ['to_twilio']],
+        [['to_upstream'], (s) => s.droppedToUpstream.bytes],
+        [['to_twilio'], (s) => s.droppedToTwilio.bytes],
       ]),
     }),
     discardedBytes: new Counter({
@@ -178,8 +156,8 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
       labelNames: ['direction'],
       registers,
       collect: publisher([
-        ['discardedBytesToUpstream', ['to_upstream']],
-        ['discardedBytesToTwilio', ['to_twilio']],
+        [['to_upstream'], (s) => s.discardedToUpstream],
+        [['to_twilio'], (s) => s.discardedToTwilio],
       ]),
     }),
     invalidFrames: new Counter({

@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import dotenv from 'dotenv';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { buildApp } from './app.js';
+import { systemClock } from './clock.js';
 import { drainCalls } from './ops/drain.js';
 import { signatureWarning, startupSummary, STARTUP_SUMMARY_MSG } from './ops/startup-summary.js';
 import { onSignal, RUNNING, type ShutdownSignal, type ShutdownState } from './ops/shutdown-policy.js';
@@ -38,7 +39,7 @@ async function main(): Promise<void> {
 
   let state: ShutdownState = RUNNING;
   const onProcessSignal = (signal: ShutdownSignal) => {
-    const next = onSignal(state, signal, performance.now());
+    const next = onSignal(state, signal, systemClock.mono());
     state = next.state;
     const { verdict } = next;
     if (verdict.action === 'ignore') {

@@ -9,6 +9,7 @@ import type { Metrics } from '../metrics.js';
 import type { Config } from '../config.js';
 import type { WebSocket } from 'ws';
 import type { CallRegistry } from '../call-registry.js';
+import type { Clock } from '../clock.js';
 import type { TwimlServedEvent } from '../twilio/webhooks.js';
 import type { OnBadSignature } from '../twilio/signature.js';
 import type { SessionOptions } from '../stream/session.js';
@@ -29,16 +30,13 @@ export interface CallControlOptions {
   readonly log: Logger;
   /** For counting upstream messages the pool sends. */
   readonly metrics?: Metrics;
-  /** Wall clock, ms. */
-  readonly now: () => number;
+  readonly clock: Clock;
   /** @default createTwilioRest(config): null when TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN are unset */
   readonly rest?: TwilioRest | null;
-  /** A provider to use instead of the pool (tests); pre-warming is then off. */
-  readonly openUpstream?: UpstreamProvider;
   /** @default PREWARM_TIMEOUT_MS (15 s) */
   readonly prewarmTimeoutMs?: number;
-  /** Opens a Realtime socket (the app wraps connectRealtime to watch upstream health). */
-  readonly connect?: () => WebSocket;
+  /** Opens a call's Realtime socket (the app wraps connectRealtime to watch upstream health). */
+  readonly connect?: (callSid: string) => WebSocket;
   /** Wire to the guard: a bad signature on /twilio/call-status (the guard let it through to be checked). */
   readonly onBadSignature?: OnBadSignature;
   /** Wire to the guard: a wrong API token on POST /calls. */
@@ -64,34 +62,33 @@ export function callTools(config: Config, rest: TwilioRest | null): CallTool[] {
 }
 
 export function createCallControl(opts: CallControlOptions): CallControl {
-  const { config, registry, now } = opts;
+  const { config, registry, clock } = opts;
+  const now = clock.wall;
   const log = opts.log;
   const rest = opts.rest === undefined ? createTwilioRest(config) : opts.rest;
   const greetings = new PendingGreetings();
   const tools = callTools(config, rest);
   const router = rest ? createToolRouter(tools, { rest, config }) : null;
   const declarations = router?.declarations ?? [];
-  const pool = opts.openUpstream
-    ? null
-    : new UpstreamPool({
-        config,
-        registry,
-        tools: declarations,
-        greetingFor: (callSid) => greetings.take(callSid, now()) ?? config.greeting,
-        log,
-        now,
-        prewarmTimeoutMs: opts.prewarmTimeoutMs,
-        connect: opts.connect,
-        metrics: opts.metrics,
-      });
+  const pool = new UpstreamPool({
+    config,
+    registry,
+    tools: declarations,
+    greetingFor: (callSid) => greetings.take(callSid, now()) ?? config.greeting,
+    log,
+    clock,
+    prewarmTimeoutMs: opts.prewarmTimeoutMs,
+    connect: opts.connect,
+    metrics: opts.metrics,
+  });
   const notice = restSettingsNotice(config);
   if (notice) log.info(notice);
 
   return {
     extend: { tools: declarations, ...(router ? { onToolCall: router.onToolCall } : {}) },
-    openUpstream: opts.openUpstream ?? pool!.provider,
+    openUpstream: pool.provider,
     onTwimlServed: (event) => {
-      pool?.prewarm(event.callSid);
+      pool.prewarm(event.callSid);
     },
     register(app) {
       registerCallsRoute(app, { config, registry, rest, greetings, now, onBadToken: opts.onBadToken });
@@ -100,12 +97,12 @@ export function createCallControl(opts: CallControlOptions): CallControl {
         onBadSignature: opts.onBadSignature,
         onCallOver: (callSid) => {
           greetings.delete(callSid);
-          pool?.discard(callSid);
+          pool.discard(callSid);
         },
       });
     },
     close() {
-      pool?.close();
+      pool.close();
     },
   };
 }

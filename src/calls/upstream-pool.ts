@@ -5,8 +5,8 @@
  * sends `session.update` at once, so the TLS/WebSocket handshake and session set-up overlap with
  * Twilio connecting the media stream. When that stream's `start` arrives, the provider hands the
  * warm socket over (single use, keyed by CallSid); otherwise it opens a fresh one. Either way the
- * socket is configured here (session.update, then the call's greeting), so the session is told
- * `configured: true`.
+ * socket is configured here (session.update, then the call's greeting, and the expiry watch): this
+ * is the one place an upstream session is set up, so the stream session only relays.
  *
  * Limits: a pre-warm holds a registry reservation until adopted, so pre-warms count toward
  * MAX_CALLS (and at most MAX_CALLS exist); one with no stream after PREWARM_TIMEOUT_MS is closed.
@@ -28,6 +28,7 @@ import { faultBoundary, type Contain } from '../stream/fault-boundary.js';
 import { closeWithin, SOCKET_CLOSE_GRACE_MS } from '../stream/socket-close.js';
 import { watchSessionExpiry } from './session-expiry.js';
 import type { Metrics } from '../metrics.js';
+import { systemClock, type Clock } from '../clock.js';
 
 /** A pre-warmed session not adopted by a stream within this long is closed, in ms. */
 export const PREWARM_TIMEOUT_MS = 15_000;
@@ -44,10 +45,10 @@ export interface UpstreamPoolOptions {
   readonly log: Logger;
   /** @default PREWARM_TIMEOUT_MS */
   readonly prewarmTimeoutMs?: number;
-  /** Opens a Realtime socket. @default connectRealtime(config) */
-  readonly connect?: () => WebSocket;
-  /** Wall clock, ms (the session's expires_at is wall-clock time). @default Date.now */
-  readonly now?: () => number;
+  /** Opens the Realtime socket for `callSid`. @default connectRealtime(config) */
+  readonly connect?: (callSid: string) => WebSocket;
+  /** wall: the session's expires_at is wall-clock time; mono: when a call began waiting. @default systemClock */
+  readonly clock?: Clock;
   /** Counts what the pool itself sends upstream (session.update, greeting) in ws_messages_total. */
   readonly metrics?: Metrics;
 }
@@ -69,13 +70,15 @@ export class UpstreamPool {
 
   readonly #opts: UpstreamPoolOptions;
   readonly #warm = new Map<string, Warm>();
-  readonly #connect: () => WebSocket;
+  readonly #connect: (callSid: string) => WebSocket;
+  readonly #clock: Clock;
   readonly #enabled: boolean;
   #closed = false;
 
   constructor(opts: UpstreamPoolOptions) {
     this.#opts = opts;
     this.#connect = opts.connect ?? (() => connectRealtime(opts.config));
+    this.#clock = opts.clock ?? systemClock;
     this.#enabled = Boolean(opts.config.twilioAuthToken) && opts.config.prewarm;
   }
 
@@ -96,7 +99,7 @@ export class UpstreamPool {
       log.debug({ reason: reservation }, 'no pre-warm: no free call slot');
       return false;
     }
-    const socket = this.#connect();
+    const socket = this.#connect(callSid);
     const contain = this.#contain(socket, log);
     this.#watchExpiry(socket, log, contain);
     const configure = contain(() => this.#send(socket, sessionUpdate(this.#opts.config, this.#opts.tools)));
@@ -172,15 +175,15 @@ export class UpstreamPool {
       if (warm.socket.readyState === 1) sendGreeting(warm.socket);
       else warm.socket.once('open', warm.contain(() => sendGreeting(warm.socket)));
       // startedAt: from the call's point of view, the wait for upstream starts now.
-      return { socket: warm.socket, configured: true, startedAt: performance.now() };
+      return { socket: warm.socket, startedAt: this.#clock.mono() };
     }
     if (warm) {
       this.#count('not_usable');
       warm.socket.on('error', () => undefined);
       closeWithin(warm.socket, 1000, 'not usable', SOCKET_CLOSE_GRACE_MS);
     }
-    const startedAt = performance.now();
-    const socket = this.#connect();
+    const startedAt = this.#clock.mono();
+    const socket = this.#connect(callSid);
     const contain = this.#contain(socket, log);
     this.#watchExpiry(socket, log, contain);
     socket.once(
@@ -190,14 +193,14 @@ export class UpstreamPool {
         sendGreeting(socket);
       }),
     );
-    return { socket, configured: true, startedAt };
+    return { socket, startedAt };
   }
 
   /** Asks the assistant to wrap up shortly before the session's maximum duration. */
   #watchExpiry(socket: WebSocket, log: Logger, contain: Contain): void {
     watchSessionExpiry(socket, {
       log,
-      now: this.#opts.now ?? Date.now,
+      now: this.#clock.wall,
       canHangUp: this.#opts.tools.some((t) => t.name === 'end_call'),
       contain,
     });

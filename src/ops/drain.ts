@@ -10,6 +10,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { WebSocket } from 'ws';
+import { systemClock } from '../clock.js';
 import { SOCKET_CLOSE_GRACE_MS } from '../stream/socket-close.js';
 import { PRE_CLOSE_MARGIN_MS } from './closing.js';
 
@@ -25,7 +26,7 @@ export interface DrainResult {
 export interface DrainOptions {
   /** DRAIN_TIMEOUT_SECONDS in ms. */
   readonly timeoutMs: number;
-  /** Monotonic clock, ms. @default performance.now */
+  /** Monotonic clock, ms. @default systemClock.mono */
   readonly now?: () => number;
 }
 
@@ -35,7 +36,7 @@ export function isIdle(app: FastifyInstance): boolean {
 }
 
 export async function drainCalls(app: FastifyInstance, opts: DrainOptions): Promise<DrainResult> {
-  const now = opts.now ?? (() => performance.now());
+  const now = opts.now ?? systemClock.mono;
   const startedAt = now();
   const liveAtStart = Math.max(app.sessions.size, app.registry.live);
   app.metrics.draining.set(1);

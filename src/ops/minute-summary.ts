@@ -7,6 +7,7 @@
  * One unref'd interval per app: it is a report, not a poll (nothing waits on it), and it never
  * keeps the process alive.
  */
+import { systemClock } from '../clock.js';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics.js';
 
@@ -117,6 +118,8 @@ export interface MinuteSummaryOptions {
   readonly log: Pick<Logger, 'info' | 'warn'>;
   /** @default SUMMARY_INTERVAL_MS; tests pass a few ms. */
   readonly intervalMs?: number;
+  /** Monotonic clock, ms (the line's intervalMs). @default systemClock.mono */
+  readonly now?: () => number;
 }
 
 export interface MinuteSummary {
@@ -129,10 +132,11 @@ export interface MinuteSummary {
 export function startMinuteSummary(opts: MinuteSummaryOptions): MinuteSummary {
   const intervalMs = opts.intervalMs ?? SUMMARY_INTERVAL_MS;
   let prev: MetricsSnapshot = EMPTY_SNAPSHOT;
-  let prevAt = performance.now();
+  const clock = opts.now ?? systemClock.mono;
+  let prevAt = clock();
   const report = async (): Promise<SummaryLine> => {
     const cur = await takeSnapshot(opts.metrics);
-    const now = performance.now();
+    const now = clock();
     const line = summarize(prev, cur, Math.round(now - prevAt));
     prev = cur;
     prevAt = now;

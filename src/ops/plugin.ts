@@ -5,6 +5,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics.js';
+import type { Clock } from '../clock.js';
 import { registerMetricsRoute } from './metrics-route.js';
 import { startMinuteSummary } from './minute-summary.js';
 import { refuseUpgradesWhileClosing } from './closing.js';
@@ -15,6 +16,7 @@ export interface OpsOptions {
   readonly metricsToken: string | undefined;
   /** Interval of the `metrics` log line, ms. @default SUMMARY_INTERVAL_MS (60 000) */
   readonly summaryIntervalMs?: number;
+  readonly clock: Clock;
 }
 
 export function registerOps(app: FastifyInstance, opts: OpsOptions): void {
@@ -26,6 +28,7 @@ export function registerOps(app: FastifyInstance, opts: OpsOptions): void {
     // buildApp hands Fastify a pino logger; Fastify types it as its base logger.
     log: app.log as unknown as Logger,
     intervalMs: opts.summaryIntervalMs,
+    now: opts.clock.mono,
   });
   app.addHook('onClose', (_instance, done) => {
     summary.stop();

@@ -11,6 +11,7 @@
  * delivered stay queued for the next delivery rather than being lost silently.
  */
 import type { FrameAggregator } from './frame-aggregator.js';
+import { systemClock } from '../clock.js';
 
 export interface FramePumpOptions {
   readonly aggregator: FrameAggregator;
@@ -54,7 +55,7 @@ export class FramePump {
     this.aggregator = options.aggregator;
     this.onFrame = options.onFrame;
     // performance.now is monotonic: a wall-clock step must not stretch or shrink a window.
-    this.now = options.now ?? (() => performance.now());
+    this.now = options.now ?? systemClock.mono;
     this.setTimer = options.setTimer ?? ((fn, ms) => setTimeout(fn, ms));
     this.clearTimer = options.clearTimer ?? ((h) => clearTimeout(h as ReturnType<typeof setTimeout>));
     this.perTurn = options.perTurn ?? false;

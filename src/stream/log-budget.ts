@@ -16,10 +16,13 @@ export class LogBudget {
 
   constructor(private readonly perKind: number = LOG_LINES_PER_KIND) {}
 
-  /** True when a line of `kind` may be written now (and counts it); false when it is held back. */
-  take(kind: string): boolean {
+  /**
+   * True when a line of `kind` may be written now (and counts it); false when it is held back.
+   * `limit` overrides the per-kind budget for kinds logged once per call.
+   */
+  take(kind: string, limit: number = this.perKind): boolean {
     const n = this.written.get(kind) ?? 0;
-    if (n < this.perKind) {
+    if (n < limit) {
       this.written.set(kind, n + 1);
       return true;
     }

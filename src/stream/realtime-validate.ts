@@ -4,7 +4,7 @@
  * The Realtime peer's data is input, not types (the beta → GA rename changed shapes once
  * already). Every event the bridge acts on is checked field by field into `RealtimeServerEvent`;
  * a message that fails is `{ ok: false, type, reason, field }`, which the caller counts and
- * ignores (see InvalidUpstreamEvents). Never throws.
+ * ignores (see upstream-leg.ts). Never throws.
  *
  * Shape policy, as for Twilio frames (twilio-protocol.ts): a field the bridge acts on is required
  * and typed (delta audio and item_id, transcripts, tool call_id and name, error fields); a field

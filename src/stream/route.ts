@@ -13,6 +13,7 @@ import type { Metrics } from '../metrics.js';
 import { STREAM_ROUTE } from '../twilio/stream-path.js';
 import { StreamSession, type SessionOptions } from './session.js';
 import type { UpstreamProvider } from './upstream.js';
+import type { Clock } from '../clock.js';
 
 /** What the guard proves about an upgrade before it completes. */
 export interface StreamAuth {
@@ -25,11 +26,8 @@ export interface StreamAuth {
 
 declare module 'fastify' {
   interface FastifyRequest {
+    /** Decorated (and set) by the guard: src/guard/install.ts. */
     streamAuth?: StreamAuth;
-  }
-  interface FastifyInstance {
-    /** Live stream sessions, for draining. */
-    sessions: Set<StreamSession>;
   }
 }
 
@@ -37,14 +35,15 @@ export interface StreamRouteOptions {
   readonly config: Config;
   readonly metrics: Metrics;
   readonly openUpstream: UpstreamProvider;
+  /** Live sessions (the app's; a drain and shutdown read it): each is added here and removed when it ends. */
+  readonly sessions: Set<StreamSession>;
+  readonly clock: Clock;
   /** Call-control additions (tools, tool calls); see src/calls. */
   readonly extend?: Pick<SessionOptions, 'tools' | 'onToolCall'>;
 }
 
 export function registerStreamRoute(app: FastifyInstance, opts: StreamRouteOptions): void {
-  const sessions = new Set<StreamSession>();
-  app.decorate('sessions', sessions);
-  if (!app.hasRequestDecorator('streamAuth')) app.decorateRequest('streamAuth', undefined);
+  const { sessions } = opts;
 
   app.get(STREAM_ROUTE, { websocket: true }, (socket: WebSocket, request) => {
     const auth = request.streamAuth;
@@ -62,6 +61,7 @@ export function registerStreamRoute(app: FastifyInstance, opts: StreamRouteOptio
       log: request.log.child({ callSid: auth.callSid }) as Logger,
       metrics: opts.metrics,
       openUpstream: opts.openUpstream,
+      now: opts.clock.mono,
       ...opts.extend,
       onEnd: () => sessions.delete(session),
     });

@@ -16,11 +16,13 @@ export const UPSTREAM_CONNECT_TIMEOUT_MS = 10_000;
  */
 export const UPSTREAM_MAX_PAYLOAD_BYTES = 4 * 1024 * 1024;
 
-/** An upstream socket and whether `session.update` was already sent on it (pre-warmed). */
+/**
+ * A call's upstream socket, open or opening, already configured (session.update and the greeting
+ * are sent by calls/upstream-pool.ts, the one place an upstream session is set up).
+ */
 export interface UpstreamHandle {
   readonly socket: WebSocket;
-  readonly configured: boolean;
-  /** performance.now() when the connection attempt started, for the connect-time histogram. */
+  /** The app's monotonic clock when the call began waiting for it, ms (connect-time histogram). */
   readonly startedAt: number;
 }
 
@@ -42,9 +44,4 @@ export function connectRealtime(
     maxPayload: UPSTREAM_MAX_PAYLOAD_BYTES,
     perMessageDeflate: false,
   });
-}
-
-/** The default provider: a fresh connection per call. */
-export function freshUpstream(config: Config): UpstreamProvider {
-  return () => ({ socket: connectRealtime(config), configured: false, startedAt: performance.now() });
 }

@@ -214,13 +214,16 @@ describe('GET /metrics: the figures move', () => {
   });
 });
 
-describe('per-message counters (HotCounters)', () => {
+describe('per-call counters (CallCounters)', () => {
   it('are published exactly at every read: get(), the scrape text and repeated reads agree', async () => {
     const m = createMetrics({ processDefaults: false });
-    m.hot.twilioIn += 3;
-    m.hot.bytesToTwilio += 800;
-    m.hot.framesToTwilio += 1;
-    m.hot.upstreamOut += 5;
+    const a = m.calls.open();
+    const b = m.calls.open();
+    a.twilioMessagesIn += 1;
+    b.twilioMessagesIn += 2;
+    a.bytesToTwilio += 800;
+    a.framesToTwilio += 1;
+    b.upstreamMessagesOut += 5;
     m.wsMessages.labels('upstream', 'out').inc(2); // a direct increment (the pre-warm pool) adds up with them
     let text = await m.registry.metrics();
     expect(value(text, 'voice_bridge_ws_messages_total', { peer: 'twilio', direction: 'in' })).toBe(3);
@@ -228,14 +231,22 @@ describe('per-message counters (HotCounters)', () => {
     expect(value(text, 'voice_bridge_audio_bytes_total', { direction: 'to_twilio' })).toBe(800);
     expect(value(text, 'voice_bridge_audio_frames_total', { direction: 'to_twilio' })).toBe(1);
     expect(value(text, 'voice_bridge_dropped_frames_total')).toBe(0);
-    m.hot.twilioIn += 4;
-    m.hot.droppedFramesToUpstream += 2;
+    a.twilioMessagesIn += 4;
+    b.droppedToUpstream.frames += 2;
+    // A call that ends keeps its counts in the totals; what it counts afterwards is not seen.
+    m.calls.close(a);
+    a.twilioMessagesIn += 100;
     const ws = await m.wsMessages.get();
     expect(ws.values.find((v) => v.labels.peer === 'twilio' && v.labels.direction === 'in')?.value).toBe(7);
     // A second read publishes nothing twice.
     text = await m.registry.metrics();
     expect(value(text, 'voice_bridge_ws_messages_total', { peer: 'twilio', direction: 'in' })).toBe(7);
     expect(value(text, 'voice_bridge_ws_messages_total', { peer: 'upstream', direction: 'out' })).toBe(7);
+    expect(value(text, 'voice_bridge_dropped_frames_total', { direction: 'to_upstream' })).toBe(2);
+    m.calls.close(b);
+    m.calls.close(b); // twice: counted once
+    text = await m.registry.metrics();
+    expect(value(text, 'voice_bridge_ws_messages_total', { peer: 'twilio', direction: 'in' })).toBe(7);
     expect(value(text, 'voice_bridge_dropped_frames_total', { direction: 'to_upstream' })).toBe(2);
   });
 });

@@ -3,7 +3,7 @@ import { startBridge, type Bridge } from '../helpers/bridge.js';
 import { readFixture } from '../helpers/audio.js';
 import { expectRelayBothWays } from '../helpers/relay.js';
 import { until } from '../helpers/until.js';
-import { connectRealtime, type UpstreamHandle } from '../../src/stream/upstream.js';
+import { connectRealtime } from '../../src/stream/upstream.js';
 import { faultBoundary } from '../../src/stream/fault-boundary.js';
 
 const caller = readFixture('caller-8k.ulaw').subarray(0, 8000);
@@ -35,24 +35,22 @@ describe('faultBoundary', () => {
 describe('a fault inside one call', () => {
   it('ends that call alone (1011, upstream closed, internal_error counted, one error line with the stack)', async () => {
     let faultyCallSid = '';
-    const boom = new Error('injected fault in the upstream open handler');
+    const boom = new Error('injected fault in the caller audio path');
     const b = await startBridge(
       {},
       {
         deps: {
-          // The faulty call's handle throws when the session reads it in its upstream `open`
-          // listener: a stand-in for any bug met inside a call's handlers.
-          openUpstream: (callSid): UpstreamHandle => {
+          // The faulty call's upstream socket throws when the session sends it caller audio: a
+          // stand-in for any bug met inside a call's handlers (here, the caller's media listener).
+          connectUpstream: (callSid) => {
             const socket = connectRealtime(b.config);
-            const startedAt = performance.now();
-            if (callSid !== faultyCallSid) return { socket, configured: false, startedAt };
-            return {
-              socket,
-              configured: false,
-              get startedAt(): number {
-                throw boom;
-              },
-            };
+            if (callSid !== faultyCallSid) return socket;
+            const send = socket.send.bind(socket);
+            socket.send = ((data: string) => {
+              if (data.includes('input_audio_buffer.append')) throw boom;
+              send(data);
+            }) as typeof socket.send;
+            return socket;
           },
         },
       },
@@ -66,13 +64,15 @@ describe('a fault inside one call', () => {
     faultyCallSid = callSid;
     const faulty = await b.call({ callSid });
     const faultyConn = await b.realtime.waitForConnection(1);
+    await faultyConn.waitForEvent('session.update');
+    faulty.sendMedia(caller.subarray(0, 800)); // 100 ms: one frame, sent upstream at once
     expect(await faulty.closed).toEqual({ code: 1011, reason: 'internal error' });
     await faultyConn.closed;
 
     const errors = b.logs.records().filter((r) => (r.level as number) >= 50);
     expect(errors).toHaveLength(1);
     expect(errors[0]).toMatchObject({ callSid, msg: 'internal error in this call; ending it' });
-    expect((errors[0]?.err as { stack?: string }).stack).toContain('injected fault in the upstream open handler');
+    expect((errors[0]?.err as { stack?: string }).stack).toContain('injected fault in the caller audio path');
     const ended = (await b.app.metrics.callsEnded.get()).values;
     expect(ended.find((v) => v.labels.reason === 'internal_error')?.value).toBe(1);
     expect(b.logs.records().find((r) => r.msg === 'call ended' && r.callSid === callSid)).toMatchObject({ reason: 'internal_error' });
@@ -90,12 +90,15 @@ describe('a fault inside one call', () => {
     const call = await b.call();
     const conn = await b.realtime.waitForConnection(0);
     await conn.waitForEvent('session.update');
-    const session = [...b.app.sessions][0]!;
     const boom = new Error('injected fault in delivery to Twilio');
-    // Model audio leaves for Twilio at the end of the I/O turn it was read in (perTurn).
-    (session as unknown as { sendToTwilio: (frame: Buffer) => void }).sendToTwilio = () => {
-      throw boom;
-    };
+    // Model audio leaves for Twilio at the end of the I/O turn it was read in (perTurn): the
+    // bridge's side of the Twilio socket throws on that send.
+    const [twilioSocket] = [...b.app.websocketServer.clients];
+    const send = twilioSocket!.send.bind(twilioSocket);
+    twilioSocket!.send = ((data: string) => {
+      if (data.startsWith('{"event":"media"')) throw boom;
+      send(data);
+    }) as typeof send;
     // No `done`: the flush it causes would deliver inside the message handler instead.
     await conn.sendAudio(agent, { chunkBytes: 1600, intervalMs: 0, done: false });
     expect(await call.closed).toEqual({ code: 1011, reason: 'internal error' });

@@ -6,7 +6,7 @@ import { connectFakeTwilio } from '../helpers/fake-twilio.js';
 import { connectRealtime } from '../../src/stream/upstream.js';
 import { MARK_INTERVAL_MS } from '../../src/stream/playback-tracker.js';
 import { until } from '../helpers/until.js';
-import { KEYPRESS_LIMITS } from '../../src/stream/session.js';
+import { KEYPRESS_LIMITS } from '../../src/stream/twilio-leg.js';
 import { LOG_LINES_PER_KIND } from '../../src/stream/log-budget.js';
 
 const caller = readFixture('caller-8k.ulaw');
@@ -27,7 +27,7 @@ describe('a call relayed both ways', () => {
     const call = await bridge.call({ autoStart: false });
     call.sendConnected();
     // The bridge has read `connected` (an upstream would have been asked for right then).
-    await until(() => bridge.app.metrics.hot.twilioIn >= 1, 5000, 'connected read by the bridge');
+    await until(() => bridge.app.metrics.calls.total((s) => s.twilioMessagesIn) >= 1, 5000, 'connected read by the bridge');
     expect(bridge.realtime.upgradeAttempts).toBe(0);
     call.sendStart();
     const conn = await bridge.realtime.waitForConnection();
@@ -350,7 +350,7 @@ describe('endings', () => {
       {
         realtime: { handshakeDelayMs: 5_000 },
         deps: {
-          openUpstream: () => ({ socket: connectRealtime(bridge.config, 200), configured: false, startedAt: performance.now() }),
+          connectUpstream: () => connectRealtime(bridge.config, 200),
         },
       },
     );
