@@ -20,7 +20,7 @@
  * counted there (it then earns a 401 and a longer ban instead of a 429). The memory store's cap
  * bounds what is held; an address it drops is asked about again.
  */
-import { performance } from 'node:perf_hooks';
+import { systemClock } from '../clock.js';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Metrics } from '../metrics.js';
 import type { GateVerdict } from './decide.js';
@@ -42,6 +42,8 @@ export interface ResilientStoreOptions {
 /** A backend that can say it is disconnected without being asked (ioredis status and events). */
 export type Backend = GuardStore & {
   readonly ready?: boolean;
+  /** Monotonic clock, ms (probe interval). @default systemClock.mono */
+  readonly mono?: () => number;
   /** Where it is, for the outage line (host and port, never a password). */
   readonly endpoint?: Readonly<Record<string, string | number | undefined>>;
   onConnectionError?(listener: (err: Error) => void): void;
@@ -73,9 +75,10 @@ export class ResilientStore implements GuardStore, ImmediateDecisions {
   readonly #metrics: Pick<Metrics, 'guardStoreErrors'> | undefined;
   /** Breaker open: the backend failed and has not answered since. */
   #open = false;
-  /** performance.now() of the last try while open (I/O timing, so not the decision clock). */
+  /** Monotonic ms of the last try while open (I/O timing, so not the decision clock). */
   #lastTry = 0;
   #probing = false;
+  readonly #mono: () => number;
 
   constructor(primary: Backend, memory: MemoryStore, opts: ResilientStoreOptions) {
     this.#primary = primary;
@@ -84,6 +87,7 @@ export class ResilientStore implements GuardStore, ImmediateDecisions {
     this.#probeIntervalMs = opts.probeIntervalMs ?? 1_000;
     this.#log = opts.log;
     this.#metrics = opts.metrics;
+    this.#mono = opts.mono ?? systemClock.mono;
     // A backend that cannot connect is reported now, with its address and cause, instead of at
     // the first request as "Stream isn't writeable"; requests then go to memory at once.
     primary.onConnectionError?.((err) => this.#failed('connect', err));
@@ -180,14 +184,14 @@ export class ResilientStore implements GuardStore, ImmediateDecisions {
   }
 
   #tryDue(): boolean {
-    return !this.#probing && performance.now() - this.#lastTry >= this.#probeIntervalMs;
+    return !this.#probing && this.#mono() - this.#lastTry >= this.#probeIntervalMs;
   }
 
   async #run<T>(op: StoreOp, primary: () => Promise<T>, fallback: () => T, mirror?: (result: T) => void): Promise<T> {
     if (this.#open) {
       if (!this.#tryDue()) return fallback();
       this.#probing = true;
-      this.#lastTry = performance.now();
+      this.#lastTry = this.#mono();
     }
     try {
       const result = await withDeadline(primary(), this.#deadlineMs);
@@ -206,7 +210,7 @@ export class ResilientStore implements GuardStore, ImmediateDecisions {
     this.#metrics?.guardStoreErrors.labels(op).inc();
     if (this.#open) return;
     this.#open = true;
-    this.#lastTry = performance.now();
+    this.#lastTry = this.#mono();
     const reason = err instanceof Error ? err.message : String(err);
     this.#log.warn({ op, ...this.#primary.endpoint, reason }, 'guard store unavailable: deciding from memory until it recovers');
   }

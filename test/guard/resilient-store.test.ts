@@ -51,7 +51,8 @@ describe('ResilientStore', () => {
     const backend = switchable();
     const { lines, log } = recordingLog();
     const metrics = createMetrics({ processDefaults: false });
-    const store = new ResilientStore(backend, new MemoryStore(limits), { log, metrics, deadlineMs: 20, probeIntervalMs: 30 });
+    let mono = 0;
+    const store = new ResilientStore(backend, new MemoryStore(limits), { log, metrics, deadlineMs: 20, probeIntervalMs: 30, mono: () => mono });
     expect(store.healthy).toBe(true);
 
     backend.mode = 'error';
@@ -61,7 +62,8 @@ describe('ResilientStore', () => {
     expect(lines.filter((l) => l.level === 'warn')).toHaveLength(1);
 
     backend.mode = 'up';
-    await new Promise((r) => setTimeout(r, 40));
+    expect(store.healthy).toBe(false); // within the probe interval: no try yet
+    mono += 30;
     expect(store.healthy).toBe(false); // reading it started a probe…
     await new Promise((r) => setImmediate(r));
     expect(store.healthy).toBe(true); // …which found the backend answering
