@@ -11,7 +11,7 @@
  *
  * Each chart's subtitle says when and where its section was measured, as the tables do.
  */
-import { escapeXml, lineChart, type ChartPoint, type ChartSeries } from './svg-chart.js';
+import { escapeXml, lineChart, type ChartPoint, type ChartSeries, type MarkerShape } from './svg-chart.js';
 import { machineLabel, type Results, type RunInfo } from './targets.js';
 import type { CapacityStep } from './capacity.js';
 import type { LatencySeries } from './latency.js';
@@ -52,12 +52,12 @@ function cpuChart(r: Results): Chart | null {
   const info = r.capacity;
   const cap = info?.result;
   if (!info || !cap || cap.steps.length === 0) return null;
-  const series: ChartSeries[] = [{ name: 'bridge', points: stepPoints(cap.steps), color: COLOR.bridge }];
+  const series: ChartSeries[] = [{ name: 'bridge', points: stepPoints(cap.steps), color: COLOR.bridge, shape: 'circle' }];
   for (const b of cap.baselines ?? []) {
     series.push(
       b.server === 'floor'
-        ? { name: 'floor relay (bare ws)', points: stepPoints(b.steps), color: COLOR.floor, dash: 'dashed' }
-        : { name: 'naive relay (20 ms, JSON)', points: stepPoints(b.steps), color: COLOR.naive, dash: 'dotted' },
+        ? { name: 'floor relay (bare ws)', points: stepPoints(b.steps), color: COLOR.floor, dash: 'dashed', shape: 'square' }
+        : { name: 'naive relay (20 ms, JSON)', points: stepPoints(b.steps), color: COLOR.naive, dash: 'dotted', shape: 'triangle' },
     );
   }
   const open = series.some((s) => s.points.some((p) => p.open === true));
@@ -87,18 +87,18 @@ function latencyChart(r: Results): Chart | null {
   const pct = (name: string, color: string, pick: (l: (typeof runs)[number]) => LatencySeries): ChartSeries[] =>
     (
       [
-        ['p50', 'dotted', (s: LatencySeries) => s.p50],
-        ['p95', 'dashed', (s: LatencySeries) => s.p95 ?? Number.NaN],
-        ['p99', 'solid', (s: LatencySeries) => s.p99],
+        ['p50', 'dotted', 'circle', (s: LatencySeries) => s.p50],
+        ['p95', 'dashed', 'square', (s: LatencySeries) => s.p95 ?? Number.NaN],
+        ['p99', 'solid', 'triangle', (s: LatencySeries) => s.p99],
       ] as const
     )
-      .map(([p, dash, value]) => ({ name: `${name} ${p}`, color, dash, points: runs.map((l) => ({ x: l.calls, y: value(pick(l)) })) }))
+      .map(([p, dash, shape, value]) => ({ name: `${name} ${p}`, color, dash, shape, points: runs.map((l) => ({ x: l.calls, y: value(pick(l)) })) }))
       // p95 is absent from results measured before it was recorded: no empty legend entry for it.
       .filter((s) => s.points.some((pt) => Number.isFinite(pt.y)));
   const series: ChartSeries[] = [
     ...pct('model delta → Twilio media', COLOR.delta, (l) => l.deltaToMedia),
     ...pct('speech_started → clear', COLOR.clear, (l) => l.speechToClear),
-    { name: 'bridge event-loop lag p99', color: COLOR.lag, points: runs.map((l) => ({ x: l.calls, y: l.bridgeLagP99Ms })) },
+    { name: 'bridge event-loop lag p99', color: COLOR.lag, shape: 'diamond', points: runs.map((l) => ({ x: l.calls, y: l.bridgeLagP99Ms })) },
   ];
   const noP95 = runs.every((l) => l.deltaToMedia.p95 === undefined);
   return {
@@ -127,14 +127,15 @@ function floodChart(r: Results): Chart | null {
   const series: ChartSeries[] = [];
   for (const f of floods) {
     const dash = f.store === 'memory' ? 'solid' : 'dashed';
-    const line = (what: string, color: string, before: number | undefined, during: number): ChartSeries => ({
+    const line = (what: string, color: string, shape: MarkerShape, before: number | undefined, during: number): ChartSeries => ({
       name: `${what}, ${f.store} store`,
       color,
       dash,
+      shape,
       points: [...(before === undefined ? [] : [{ x: 0, y: before }]), { x: f.refusedPerS, y: during }],
     });
-    series.push(line('appends to Realtime', COLOR.appends, f.beforeAppendGapMs, f.maxAppendGapMs));
-    series.push(line('media to Twilio', COLOR.media, f.beforeMediaGapMs, f.maxMediaGapMs));
+    series.push(line('appends to Realtime', COLOR.appends, 'circle', f.beforeAppendGapMs, f.maxAppendGapMs));
+    series.push(line('media to Twilio', COLOR.media, 'square', f.beforeMediaGapMs, f.maxMediaGapMs));
   }
   const noBefore = floods.every((f) => f.beforeAppendGapMs === undefined);
   return {

@@ -22,7 +22,11 @@ export interface ChartSeries {
   /** CSS colour; default: the next of a colour-blind-safe palette. */
   readonly color?: string;
   readonly dash?: 'solid' | 'dashed' | 'dotted';
+  /** Marker shape; default: the next of circle, square, triangle, diamond. */
+  readonly shape?: MarkerShape;
 }
+
+export type MarkerShape = 'circle' | 'square' | 'triangle' | 'diamond';
 
 export interface ChartAxis {
   readonly title: string;
@@ -101,12 +105,18 @@ function tickLabel(v: number, step: number): string {
 
 const px = (v: number): string => (Math.round(v * 10) / 10).toString();
 
-/** Marker shapes around (0,0), one per series in turn: circle, square, triangle, diamond. */
-const SHAPES = ['M-4 0a4 4 0 1 0 8 0a4 4 0 1 0 -8 0Z', 'M-3.5 -3.5h7v7h-7Z', 'M0 -4.5L4.2 3L-4.2 3Z', 'M0 -5L5 0L0 5L-5 0Z'];
+/** Marker outlines around (0,0), px. */
+const SHAPES: Readonly<Record<MarkerShape, string>> = {
+  circle: 'M-4 0a4 4 0 1 0 8 0a4 4 0 1 0 -8 0Z',
+  square: 'M-3.5 -3.5h7v7h-7Z',
+  triangle: 'M0 -4.5L4.2 3L-4.2 3Z',
+  diamond: 'M0 -5L5 0L0 5L-5 0Z',
+};
+const SHAPE_ORDER: readonly MarkerShape[] = ['circle', 'square', 'triangle', 'diamond'];
 
-function marker(i: number, color: string, open: boolean, x: number, y: number, data: ChartPoint): string {
+function marker(shape: MarkerShape, color: string, open: boolean, x: number, y: number, data: ChartPoint): string {
   const fill = open ? '#ffffff' : color;
-  return `<path d="${SHAPES[i % SHAPES.length] ?? ''}" transform="translate(${px(x)},${px(y)})" fill="${fill}" stroke="${color}" stroke-width="1.5" data-x="${data.x}" data-y="${data.y}"/>`;
+  return `<path d="${SHAPES[shape]}" transform="translate(${px(x)},${px(y)})" fill="${fill}" stroke="${color}" stroke-width="1.5" data-x="${data.x}" data-y="${data.y}"/>`;
 }
 
 /** Words of `text` in lines of at most NOTE_CHARS characters. */
@@ -144,6 +154,7 @@ export function lineChart(spec: ChartSpec): string {
     name: s.name,
     color: s.color ?? PALETTE[i % PALETTE.length] ?? '#000000',
     dash: DASH[s.dash ?? 'solid'],
+    shape: s.shape ?? SHAPE_ORDER[i % SHAPE_ORDER.length] ?? 'circle',
     points: s.points.filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y)).sort((a, b) => a.x - b.x),
   }));
   const all = series.flatMap((s) => s.points);
@@ -206,15 +217,15 @@ export function lineChart(spec: ChartSpec): string {
   }
   if (all.length === 0) out.push(`<text class="empty" x="${midX}" y="${midY}" text-anchor="middle" font-size="14" fill="#888888">no data</text>`);
 
-  series.forEach((s, i) => {
+  for (const s of series) {
     out.push(`<g class="series" data-series="${escapeXml(s.name)}">`);
     if (s.points.length > 1) {
       const pts = s.points.map((p) => `${px(sx(p.x))},${px(sy(p.y))}`).join(' ');
       out.push(`<polyline points="${pts}" fill="none" stroke="${s.color}" stroke-width="2"${s.dash ? ` stroke-dasharray="${s.dash}"` : ''}/>`);
     }
-    for (const p of s.points) out.push(marker(i, s.color, p.open === true, sx(p.x), sy(p.y), p));
+    for (const p of s.points) out.push(marker(s.shape, s.color, p.open === true, sx(p.x), sy(p.y), p));
     out.push('</g>');
-  });
+  }
 
   // Legend: one row per series, line sample + marker + name (the full name in a tooltip).
   out.push(`<g class="legend" font-size="12" fill="#111111">`);
@@ -222,7 +233,7 @@ export function lineChart(spec: ChartSpec): string {
     const y = PLOT.top + 8 + i * 22;
     out.push(`<g class="legend-item"><title>${escapeXml(s.name)}</title>`);
     out.push(`<line x1="${LEGEND_X}" y1="${y}" x2="${LEGEND_X + 28}" y2="${y}" stroke="${s.color}" stroke-width="2"${s.dash ? ` stroke-dasharray="${s.dash}"` : ''}/>`);
-    out.push(marker(i, s.color, false, LEGEND_X + 14, y, { x: 0, y: 0 }).replace(/ data-x="[^"]*" data-y="[^"]*"/, ''));
+    out.push(marker(s.shape, s.color, false, LEGEND_X + 14, y, { x: 0, y: 0 }).replace(/ data-x="[^"]*" data-y="[^"]*"/, ''));
     out.push(`<text x="${LEGEND_X + 36}" y="${y + 4}">${escapeXml(shorten(s.name))}</text></g>`);
   });
   out.push('</g>');
