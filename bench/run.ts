@@ -3,8 +3,8 @@
  * prints the headline table, and — only when asked — writes the figures: `--write` merges them
  * into the committed bench/results.json and rewrites BENCHMARKS.md and its charts in bench/plots/
  * (sections not re-run are kept and marked as carried from their run), `--out DIR` writes this
- * run's results.json, BENCHMARKS.md and DIR/plots/ to DIR. Each benchmark is bounded in time and traffic; the whole run takes
- * 10–15 minutes on 2 cores, under 2 with --quick. Where a target is missed, a CPU profile of the
+ * run's results.json, BENCHMARKS.md and DIR/plots/ to DIR. Each benchmark is bounded in time and
+ * traffic; the whole run takes 10–15 minutes on 2 cores, under 2 with --quick. Where a target is missed, a CPU profile of the
  * bridge under that load says where the time goes.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
