@@ -9,10 +9,10 @@ export interface BenchArgs {
   readonly quick: boolean;
   /** Rewrite the committed bench/results.json and BENCHMARKS.md (merging, earlier sections marked carried). */
   readonly write: boolean;
-  /** Also write results.json and BENCHMARKS.md of this run (only) into this folder. */
+  /** Also write results.json, BENCHMARKS.md and plots/*.svg of this run (only) into this folder. */
   readonly out: string | null;
   readonly profile: boolean;
-  /** Only re-render BENCHMARKS.md from bench/results.json (after editing bench/NOTES.md). */
+  /** Only re-render BENCHMARKS.md and its charts from bench/results.json (after editing bench/NOTES.md), or with --out DIR from DIR/results.json. */
   readonly reportOnly: boolean;
   /** Capacity: call counts the bridge steps through (null: the default ladder). */
   readonly calls: number[] | null;
@@ -59,10 +59,11 @@ Options:
   --only LIST          comma list of the benchmarks above
   --quick              short windows and small loads (under 2 minutes; no flood or soak
                        unless named with --only; no profiles unless --profile)
-  --write              update the committed bench/results.json and BENCHMARKS.md: this run's
-                       sections replace the stored ones, the others are kept and marked as
-                       carried from their run (date, machine)
-  --out DIR            write this run's results.json and BENCHMARKS.md (this run only) to DIR
+  --write              update the committed bench/results.json, BENCHMARKS.md and its charts
+                       (bench/plots/*.svg): this run's sections replace the stored ones, the
+                       others are kept and marked as carried from their run (date, machine)
+  --out DIR            write this run's results.json, BENCHMARKS.md and charts (DIR/plots/)
+                       (this run only) to DIR
   --calls LIST         capacity: the call counts the bridge steps through (e.g. 300,600,1000)
   --baselines LIST     capacity: the counts the floor and naive relays are measured at
                        (default 300,600, plus 1000 when the load is spread; "none" to skip)
@@ -74,7 +75,8 @@ Options:
                        are more than 2, else 1 = in this process)
   --profile            CPU-profile the bridge where a target is missed (default on, off with --quick)
   --no-profile         never profile
-  --report-only        only re-render BENCHMARKS.md from bench/results.json
+  --report-only        only re-render BENCHMARKS.md and its charts from bench/results.json
+                       (with --out DIR: DIR/BENCHMARKS.md and DIR/plots/ from DIR/results.json)
   --no-write           accepted for compatibility (writing is off by default)
   -h, --help           this text
 

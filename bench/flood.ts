@@ -31,6 +31,9 @@ export interface FloodBenchResult {
   readonly lagP99Ms: number;
   readonly maxAppendGapMs: number;
   readonly maxMediaGapMs: number;
+  /** The same worst gaps over the calls-alone window just before the flood, ms (absent in older results). */
+  readonly beforeAppendGapMs?: number;
+  readonly beforeMediaGapMs?: number;
   readonly drops: number;
   readonly failedCalls: number;
   /** False when every refusal was a 401 from the app's temporary token check (no guard installed yet). */
@@ -88,12 +91,16 @@ export async function runFloodBench(opts: FloodBenchOptions): Promise<FloodBench
   try {
     await load.add(opts.calls, 50);
     await sleep(3000);
-    // The live calls' own CPU, to subtract.
+    // The live calls' own CPU, to subtract, and their worst gaps without a flood, to compare.
+    load.resetWindow();
+    standIn.resetWindow();
     const b0 = await bridge.stats();
     const tb = performance.now();
     await sleep(5000);
     const b1 = await bridge.stats({ resetLag: true });
     const baseline = cpuShare(b0, b1, performance.now() - tb);
+    const beforeAppendGapMs = standIn.maxAppendGapMs;
+    const beforeMediaGapMs = load.maxMediaGapMs();
     load.resetWindow();
     standIn.resetWindow();
     const t0 = performance.now();
@@ -129,6 +136,8 @@ export async function runFloodBench(opts: FloodBenchOptions): Promise<FloodBench
       lagP99Ms: s1.lag.p99,
       maxAppendGapMs: standIn.maxAppendGapMs,
       maxMediaGapMs: load.maxMediaGapMs(),
+      beforeAppendGapMs,
+      beforeMediaGapMs,
       drops: counterDelta(b0, s1, COUNTER.droppedUp) + counterDelta(b0, s1, COUNTER.droppedTwilio),
       failedCalls: load.failed + load.endedEarly,
       guardInstalled: Object.keys(flood.byStatus).some((s) => s !== '401'),

@@ -5,6 +5,7 @@
 import { headlines, isCarried, machineLabel, runLabel, sumHandles, type Results, type RunInfo } from './targets.js';
 import type { CapacityStep, CpuRatio, ServerRun } from './capacity.js';
 import type { ProfileSummary } from './profile.js';
+import { chartEmbeds, type ChartLinks } from './plots.js';
 
 type Row = readonly (string | number)[];
 
@@ -80,7 +81,8 @@ function baselineSection(bridgeSteps: readonly CapacityStep[], baselines: readon
   return out;
 }
 
-export function renderMarkdown(r: Results): string {
+/** The report; `charts`: the charts written beside it (bench/plots.ts), embedded in their sections. */
+export function renderMarkdown(r: Results, charts?: ChartLinks): string {
   const out: string[] = [];
   const m = r.machine;
   out.push('# Benchmarks', '');
@@ -171,6 +173,7 @@ export function renderMarkdown(r: Results): string {
       '',
     );
     out.push(...baselineSection(cap.steps, cap.baselines, cap.ratios ?? [], cap.generators ?? 1));
+    out.push(...chartEmbeds(charts, 'capacity'));
   }
 
   out.push('## 3. Added latency', '', runLine(r.latency, r), '');
@@ -196,6 +199,7 @@ export function renderMarkdown(r: Results): string {
         ),
       ),
       '',
+      ...chartEmbeds(charts, 'latency'),
     );
   }
 
@@ -242,6 +246,7 @@ export function renderMarkdown(r: Results): string {
     if (floods.some((f) => !f.guardInstalled)) {
       out.push('¹ Every answer was 401: the pre-upgrade guard was not installed in the app yet, so this measures the app\'s interim token check.', '');
     }
+    out.push(...chartEmbeds(charts, 'flood'));
   }
 
   out.push('## 5. Soak', '', runLine(r.soak, r), '');

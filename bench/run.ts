@@ -1,21 +1,22 @@
 /**
  * `npm run bench -- [options]` (see --help, bench/args.ts): runs the benchmarks on loopback,
  * prints the headline table, and — only when asked — writes the figures: `--write` merges them
- * into the committed bench/results.json and rewrites BENCHMARKS.md (sections not re-run are kept
- * and marked as carried from their run), `--out DIR` writes this run's results.json and
- * BENCHMARKS.md to DIR. Each benchmark is bounded in time and traffic; the whole run takes
- * 10–15 minutes on 2 cores, under 2 with --quick. Where a target is missed, a CPU profile of the
+ * into the committed bench/results.json and rewrites BENCHMARKS.md and its charts in bench/plots/
+ * (sections not re-run are kept and marked as carried from their run), `--out DIR` writes this
+ * run's results.json, BENCHMARKS.md and DIR/plots/ to DIR. Each benchmark is bounded in time and
+ * traffic; the whole run takes 10–15 minutes on 2 cores, under 2 with --quick. Where a target is missed, a CPU profile of the
  * bridge under that load says where the time goes.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { table } from '../tools/sim/format.js';
 import { machine, load1, waitForQuiet } from './machine.js';
 import { placeProcesses } from './harness.js';
 import { headlines, machineLabel, withMachineStamped, type BenchName, type Results, type RunInfo } from './targets.js';
 import { renderMarkdown } from './report.js';
+import { charts, type ChartLinks } from './plots.js';
 import { generatorCount, HELP, parseBenchArgs } from './args.js';
 import { ProgressLine } from './progress.js';
 import { runMessageRate } from './message-rate.js';
@@ -30,21 +31,39 @@ const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const RESULTS_JSON = `${ROOT}bench/results.json`;
 const BENCHMARKS_MD = `${ROOT}BENCHMARKS.md`;
 const NOTES_MD = `${ROOT}bench/NOTES.md`;
+/**
+ * The committed report's charts: generated with the figures they draw (bench/results.json), not
+ * hand-written docs (docs/), and kept out of the repository root; BENCHMARKS.md links them by this
+ * relative path. A report written with --out keeps its charts in DIR/plots/ the same way.
+ */
+const PLOTS_DIR = 'bench/plots';
 
-/** The committed results as stored (machine and all): what --write merges into and --report-only renders. */
-function loadStored(): Results | null {
-  if (!existsSync(RESULTS_JSON)) return null;
+/** Results as stored (machine and all): the committed ones are what --write merges into and --report-only renders. */
+function loadStored(path = RESULTS_JSON): Results | null {
+  if (!existsSync(path)) return null;
   try {
-    return JSON.parse(readFileSync(RESULTS_JSON, 'utf8')) as Results;
+    return JSON.parse(readFileSync(path, 'utf8')) as Results;
   } catch {
     return null;
   }
 }
 
-/** BENCHMARKS.md: the generated figures, then (for the committed file) the hand-written reading of them (bench/NOTES.md). */
-function renderReport(results: Results, withNotes: boolean): string {
+/**
+ * Writes BENCHMARKS.md to `mdPath` — the generated figures, then (for the committed file) the
+ * hand-written reading of them (bench/NOTES.md) — and its charts into `plotsDir` (relative to the
+ * report's folder), which it embeds. Returns the files written.
+ */
+function writeReport(results: Results, mdPath: string, plotsDir: string, withNotes: boolean): string[] {
+  const links: ChartLinks = { dir: plotsDir, charts: charts(results) };
+  const folder = join(dirname(mdPath), plotsDir);
+  if (links.charts.length > 0) mkdirSync(folder, { recursive: true });
+  const written = links.charts.map((c) => {
+    writeFileSync(join(folder, c.file), c.svg);
+    return join(folder, c.file);
+  });
   const notes = withNotes && existsSync(NOTES_MD) ? `\n${readFileSync(NOTES_MD, 'utf8')}` : '';
-  return renderMarkdown(results) + notes;
+  writeFileSync(mdPath, renderMarkdown(results, links) + notes);
+  return [mdPath, ...written];
 }
 
 async function main(): Promise<number> {
@@ -58,13 +77,16 @@ async function main(): Promise<number> {
     return 2;
   }
   if (args.reportOnly) {
-    const stored = loadStored();
+    // The committed report, or with --out DIR the report of the run stored in DIR.
+    const dir = args.out === null ? null : resolve(args.out);
+    const source = dir === null ? RESULTS_JSON : join(dir, 'results.json');
+    const stored = loadStored(source);
     if (stored === null) {
-      console.error(`bench: ${RESULTS_JSON} is missing or unreadable`);
+      console.error(`bench: ${source} is missing or unreadable`);
       return 1;
     }
-    writeFileSync(BENCHMARKS_MD, renderReport(stored, true));
-    console.log(`wrote ${BENCHMARKS_MD} from ${RESULTS_JSON}`);
+    const written = dir === null ? writeReport(stored, BENCHMARKS_MD, PLOTS_DIR, true) : writeReport(stored, join(dir, 'BENCHMARKS.md'), 'plots', false);
+    console.log(`wrote ${written.join(', ')} from ${source}`);
     return 0;
   }
   const q = args.quick;
@@ -230,13 +252,13 @@ async function main(): Promise<number> {
     const dir = resolve(args.out);
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, 'results.json'), JSON.stringify(results, null, 2) + '\n');
-    writeFileSync(join(dir, 'BENCHMARKS.md'), renderReport(results, false));
-    log(`\nwrote ${join(dir, 'results.json')} and ${join(dir, 'BENCHMARKS.md')}`);
+    const written = writeReport(results, join(dir, 'BENCHMARKS.md'), 'plots', false);
+    log(`\nwrote ${join(dir, 'results.json')}, ${written.join(', ')}`);
   }
   if (args.write) {
     writeFileSync(RESULTS_JSON, JSON.stringify(results, null, 2) + '\n');
-    writeFileSync(BENCHMARKS_MD, renderReport(results, true));
-    log(`\nwrote ${BENCHMARKS_MD} and ${RESULTS_JSON}`);
+    const written = writeReport(results, BENCHMARKS_MD, PLOTS_DIR, true);
+    log(`\nwrote ${RESULTS_JSON}, ${written.join(', ')}`);
   }
   return failed ? 1 : 0;
 }
