@@ -40,14 +40,14 @@ export function echo(text: string): string {
   return JSON.stringify(text.length > MAX_ECHO_CHARS ? `${text.slice(0, MAX_ECHO_CHARS)}…` : text);
 }
 
+/** `parent["key"]` always (phone numbers: `numbers["+15551234567"]`). */
+export const bracketPath = (parent: string, key: string): string => `${parent}[${echo(key)}]`;
+
 /** `parent.key` for plain keys, `parent["+1555"]` for any other. */
 export function keyPath(parent: string, key: string): string {
   if (/^[A-Za-z_][A-Za-z0-9_-]*$/.test(key) && key.length <= MAX_ECHO_CHARS) return parent === '' ? key : `${parent}.${key}`;
   return bracketPath(parent, key);
 }
-
-/** `parent["key"]` always (phone numbers: `numbers["+15551234567"]`). */
-export const bracketPath = (parent: string, key: string): string => `${parent}[${echo(key)}]`;
 
 export const indexPath = (parent: string, index: number): string => `${parent}[${index}]`;
 
