@@ -18,23 +18,38 @@ export interface ToolDeclaration {
 /** Transcription model for the caller's words (logged as transcript lines). */
 export const INPUT_TRANSCRIPTION_MODEL = 'gpt-4o-mini-transcribe';
 
+/** What one call's session.update says: an assistant profile (src/assistants/) has these fields. */
+export interface SessionSettings {
+  readonly instructions: string;
+  readonly voice: string;
+  /** ISO-639-1 hint for the caller's transcription; undefined: the model detects the language. */
+  readonly language?: string | undefined;
+}
+
 export function sessionUpdate(
   config: Pick<Config, 'openaiVoice' | 'openaiInstructions'>,
   tools: readonly ToolDeclaration[] = [],
 ): string {
+  return sessionUpdateFor({ instructions: config.openaiInstructions, voice: config.openaiVoice }, tools);
+}
+
+/** session.update for `settings` (a profile) and the tools its call declares. */
+export function sessionUpdateFor(settings: SessionSettings, tools: readonly ToolDeclaration[] = []): string {
+  const transcription =
+    settings.language === undefined ? { model: INPUT_TRANSCRIPTION_MODEL } : { model: INPUT_TRANSCRIPTION_MODEL, language: settings.language };
   return JSON.stringify({
     type: 'session.update',
     session: {
       type: 'realtime',
-      instructions: config.openaiInstructions,
+      instructions: settings.instructions,
       output_modalities: ['audio'],
       audio: {
         input: {
           format: { type: 'audio/pcmu' },
-          transcription: { model: INPUT_TRANSCRIPTION_MODEL },
+          transcription,
           turn_detection: { type: 'server_vad', create_response: true, interrupt_response: true },
         },
-        output: { format: { type: 'audio/pcmu' }, voice: config.openaiVoice },
+        output: { format: { type: 'audio/pcmu' }, voice: settings.voice },
       },
       ...(tools.length > 0 ? { tools, tool_choice: 'auto' } : {}),
     },
