@@ -37,13 +37,13 @@ export interface ResilientStoreOptions {
   readonly probeIntervalMs?: number;
   readonly log: GuardLog;
   readonly metrics?: Pick<Metrics, 'guardStoreErrors'> | undefined;
+  /** Monotonic clock, ms (probe interval). @default systemClock.mono */
+  readonly mono?: () => number;
 }
 
 /** A backend that can say it is disconnected without being asked (ioredis status and events). */
 export type Backend = GuardStore & {
   readonly ready?: boolean;
-  /** Monotonic clock, ms (probe interval). @default systemClock.mono */
-  readonly mono?: () => number;
   /** Where it is, for the outage line (host and port, never a password). */
   readonly endpoint?: Readonly<Record<string, string | number | undefined>>;
   onConnectionError?(listener: (err: Error) => void): void;
