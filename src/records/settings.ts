@@ -58,7 +58,8 @@ export function recordSettings(env: Env = process.env): RecordSettings {
       problems.push('DATABASE_URL must be a URL such as postgres://user:password@host:5432/database');
     }
     if (parsed && parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') {
-      problems.push(`DATABASE_URL must use postgres: or postgresql: (got "${parsed.protocol}")`);
+      // Nothing of the value echoed, not even the scheme: a mistyped URL can start with a secret.
+      problems.push('DATABASE_URL must start with postgres:// or postgresql://');
     } else if (parsed && parsed.hostname === '' && !parsed.searchParams.has('host')) {
       problems.push('DATABASE_URL must name a host (postgres://host:5432/database)');
     } else if (parsed) {
