@@ -162,6 +162,18 @@ describe('CallRecorder', () => {
     expect(store.inserts).toBe(1);
   });
 
+  it('a batch holds at most batchChars of text (at least one record), so one write is never huge', async () => {
+    const store = new StandInStore();
+    const r = makeRecorder(store, { batchChars: 3000, flushIntervalMs: 10 });
+    for (let i = 0; i < 3; i++) {
+      r.begin(sid(i), { direction: 'inbound' });
+      r.turn(sid(i), { kind: 'caller', text: 'y'.repeat(2000) });
+      r.end(sid(i), { reason: 'twilio_stop' });
+    }
+    await until(() => store.rows.size === 3, 5000, 'three records written');
+    expect(store.inserts).toBe(3);
+  });
+
   it('close() writes what waits and records calls still open; what it cannot write by its deadline is lost', async () => {
     const store = new StandInStore();
     const r = makeRecorder(store, { flushIntervalMs: 600_000 }, () => T0 + 5000);
