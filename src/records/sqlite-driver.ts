@@ -3,7 +3,8 @@
  * (sqlite-worker.ts) so a slow disk never stalls the event loop that carries the audio. This side
  * only posts requests and matches answers to them.
  *
- * One SQLite file serves one instance; several instances share PostgreSQL (DATABASE_URL).
+ * Instances on one host may share the file (WAL, and BEGIN IMMEDIATE with a busy timeout: writers
+ * queue); instances on several hosts share PostgreSQL (DATABASE_URL).
  * A worker that dies (a bug, out of memory) fails the requests it held, and the next request
  * starts a new one.
  */
