@@ -117,7 +117,7 @@ describe('compose.yaml', () => {
     const appBlock = compose.slice(compose.indexOf('  app:'), compose.indexOf('  caddy:'));
     expect(appBlock).toContain('read_only: true');
     expect(appBlock).toContain('- call_records:/app/data\n');
-    expect(compose).toMatch(/^volumes:\n(?:  \w+:\n)*  call_records:$/m);
+    expect(compose).toMatch(/^volumes:\n(?: {2}\w+:\n)* {2}call_records:$/m);
     // caddy:2 is 2.7+: it gets the keep-calls-on-reload snippet of the shipped Caddyfile.
     expect(caddyBlock).toContain('image: caddy:2\n');
     expect(caddyBlock).toContain('CADDY_ON_RELOAD: keep_calls_on_reload\n');
