@@ -17,6 +17,12 @@ import { registerCallRecordsRoutes } from './routes.js';
 import type { RecordSettings } from './settings.js';
 import { describeStoreError, type RecordStore } from './store.js';
 
+/**
+ * How long closing the store may take after the last write, ms: a PostgreSQL pool waits for a
+ * hung query (up to its QUERY_TIMEOUT_MS) before it ends; app.close() has 10 s in all. @default 2000
+ */
+export const STORE_CLOSE_DEADLINE_MS = 2000;
+
 export interface CallRecordsOptions {
   readonly settings: RecordSettings;
   /** The app's metrics registry (voice_bridge_call_records_* go there). */
@@ -27,6 +33,8 @@ export interface CallRecordsOptions {
   /** A store instead of the one the settings name (tests). Ignored when recording is off. */
   readonly store?: RecordStore;
   readonly limits?: Partial<RecorderLimits>;
+  /** @default STORE_CLOSE_DEADLINE_MS */
+  readonly storeCloseDeadlineMs?: number;
 }
 
 export interface CallRecords {
@@ -37,13 +45,17 @@ export interface CallRecords {
   readonly metrics: RecordMetrics;
   /** GET /calls, /calls/live, /calls/:callSid (none while API_TOKEN is unset). */
   register(app: FastifyInstance, auth: { apiToken: string | undefined; onBadToken?: (request: FastifyRequest) => void }): void;
-  /** Stops the purge, writes what waits (up to `deadlineMs`), closes the store. */
+  /**
+   * Stops the purge, writes what waits (up to `deadlineMs`, default 3 s), then closes the store
+   * (up to STORE_CLOSE_DEADLINE_MS more). Never rejects.
+   */
   close(deadlineMs?: number): Promise<void>;
 }
 
 export function openCallRecords(opts: CallRecordsOptions): CallRecords {
   const { settings, log } = opts;
   const now = opts.now ?? Date.now;
+  const storeCloseDeadlineMs = opts.storeCloseDeadlineMs ?? STORE_CLOSE_DEADLINE_MS;
   const metrics = createRecordMetrics(opts.registry);
   const store = settings.enabled ? (opts.store ?? openRecordStore(settings, log)) : null;
   const recorder = new CallRecorder({ store, metrics, log, now, limits: opts.limits });
@@ -74,7 +86,22 @@ export function openCallRecords(opts: CallRecordsOptions): CallRecords {
     async close(deadlineMs = CLOSE_DEADLINE_MS) {
       stopPurge();
       await recorder.close(deadlineMs);
-      await store?.close().catch((err: unknown) => log.warn({ problem: describeStoreError(err) }, 'closing the call-record database failed'));
+      if (!store) return;
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<'late'>((resolve) => {
+        timer = setTimeout(() => resolve('late'), storeCloseDeadlineMs);
+      });
+      const closed = store.close().then(
+        () => 'closed' as const,
+        (err: unknown) => {
+          log.warn({ problem: describeStoreError(err) }, 'closing the call-record database failed');
+          return 'failed' as const;
+        },
+      );
+      if ((await Promise.race([closed, late])) === 'late') {
+        log.warn({ deadlineMs: storeCloseDeadlineMs }, 'the call-record database did not close in time; going on without it');
+      }
+      clearTimeout(timer);
     },
   };
 }

@@ -132,6 +132,7 @@ export class RecordWriter {
     } finally {
       clearTimeout(deadline);
     }
+    // A write still outstanding may yet land; its records then count as written as well as lost.
     const left = this.queue.splice(0).length;
     if (left > 0) {
       this.lose('shutdown', left);

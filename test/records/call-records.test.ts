@@ -81,6 +81,24 @@ describe('openCallRecords', () => {
     );
     await records.close(100);
   });
+
+  it('close() never waits on a database that does not close beyond its deadlines', async () => {
+    const logs = captureLogs({ logLevel: 'info' });
+    const never = new Promise<never>(() => {});
+    const hung = {
+      kind: 'stand-in',
+      migrate: async () => {},
+      insert: () => never,
+      close: () => never,
+    } as unknown as RecordStore;
+    const records = openCallRecords({ settings: recordSettings({}), store: hung, registry: new Registry(), log: logs.logger, storeCloseDeadlineMs: 50 });
+    records.recorder.begin(sid(1), { direction: 'inbound' });
+    await records.close(50);
+    expect(logs.records().filter((r) => r.level === 40).map((r) => r.msg)).toEqual([
+      'call records still unwritten at shutdown were lost',
+      'the call-record database did not close in time; going on without it',
+    ]);
+  });
 });
 
 describe('startPurge', () => {
