@@ -29,22 +29,30 @@ type Request =
 const { file } = workerData as { file: string };
 const port = parentPort!;
 let db: DatabaseSync | null = null;
-let openError: Error | null = null;
+let closed = false;
 const statements = new Map<string, StatementSync>();
 
-try {
+function open(): DatabaseSync {
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
-  db = new DatabaseSync(file);
-  // WAL: readers (the API) do not wait for the writer; NORMAL: a commit does not wait for an
-  // fsync of the log (a power cut may lose the last commits, never corrupt the file).
-  db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS};`);
-} catch (err) {
-  openError = err as Error;
+  // The busy timeout first: switching to WAL takes a lock that another process opening the same
+  // new file at the same moment may hold.
+  const opened = new DatabaseSync(file, { timeout: BUSY_TIMEOUT_MS });
+  try {
+    // WAL: readers (the API) do not wait for the writer; NORMAL: a commit does not wait for an
+    // fsync of the log (a power cut may lose the last commits, never corrupt the file).
+    opened.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;');
+  } catch (err) {
+    opened.close();
+    throw err;
+  }
+  return opened;
 }
 
+/** The open database; opened on first use, and again by the next request after a failed open. */
 function database(): DatabaseSync {
-  if (db) return db;
-  throw openError ?? new Error('the database is closed');
+  if (closed) throw new Error('the database is closed');
+  db ??= open();
+  return db;
 }
 
 function prepared(sql: string): StatementSync {
@@ -100,6 +108,7 @@ function handle(req: Request): unknown {
       statements.clear();
       return null;
     case 'close':
+      closed = true;
       statements.clear();
       db?.close();
       db = null;

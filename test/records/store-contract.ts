@@ -185,16 +185,17 @@ export function storeContract(h: StoreHarness): void {
     expect(await store.purgeBefore(T0 - 30 * day)).toBe(0);
   });
 
-  it('migrating twice, and from several stores at once, applies each migration once', async () => {
-    const a = open();
-    await a.migrate();
-    await a.migrate();
-    // Instances starting together on one database: each migrates before its first write.
-    const others = [open(), open(), open(), open()];
-    await Promise.all(others.map((s) => s.migrate()));
+  it('migrating from several stores at once on a new database, and again, applies each migration once', async () => {
+    // Instances starting together on one empty database: each migrates before its first write.
+    const stores = [open(), open(), open(), open(), open()];
+    await Promise.all(stores.map((s) => s.migrate()));
     expect(await h.migrationVersions()).toEqual(MIGRATIONS.map((m) => m.version));
-    await Promise.all(others.map((s, i) => s.insert([makeRecord({ callSid: sid(i + 1) })])));
-    expect((await a.list({ limit: 10 })).calls).toHaveLength(others.length);
+    const again = open();
+    await again.migrate();
+    await again.migrate();
+    expect(await h.migrationVersions()).toEqual(MIGRATIONS.map((m) => m.version));
+    await Promise.all(stores.map((s, i) => s.insert([makeRecord({ callSid: sid(i + 1) })])));
+    expect((await again.list({ limit: 10 })).calls).toHaveLength(stores.length);
   });
 
   it('a database that is down fails requests, and the recorder counts the records as lost', async () => {
