@@ -22,6 +22,7 @@ import { clockWith, type Clock } from './clock.js';
 import { FAILURE_THRESHOLD, RETRY_AFTER_MS, UpstreamHealth, watchConnect } from './stream/upstream-health.js';
 import { createCallControl } from './calls/call-control.js';
 import { registerOps } from './ops/plugin.js';
+import { openCallRecords, type CallRecords } from './records/call-records.js';
 import { websocketPreClose } from './ops/closing.js';
 
 /** Webhook form bodies are a few hundred bytes; 64 KiB is generous and still cheap to refuse. */
@@ -51,6 +52,8 @@ export interface AppDeps {
   readonly guardStore?: GuardStore;
   /** How long calls are refused after the upstream is found down, before one tries again, ms. @default 15 000 */
   readonly upstreamRetryAfterMs?: number;
+  /** Call records instead of those config.records asks for (tests: a stand-in store). */
+  readonly callRecords?: CallRecords;
   /** HTTP timeouts (tests shorten them). @default HTTP_TIMEOUTS */
   readonly httpTimeouts?: Partial<HttpTimeouts>;
   /** Open HTTP connections per client address. @default 256 (MAX_CONNECTIONS_PER_IP) */
@@ -65,6 +68,7 @@ declare module 'fastify' {
     guard: Guard;
     /** Live stream sessions: the stream route adds and removes them; a drain and shutdown read them. */
     sessions: Set<StreamSession>;
+    records: CallRecords;
   }
 }
 
@@ -186,11 +190,20 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     onBadSignature: (request, reason) => guard.reportRejectedCredential(request, reason),
     onTwimlServed: callControl.onTwimlServed,
   });
+  // Call records: what each call leaves (SQLite, or Postgres with DATABASE_URL), and GET /calls.
+  // Closed after the routes' sockets: buildApp's onClose hooks run in order, and the drain has
+  // already ended the calls, so their records are in the queue that close() writes out.
+  const records = deps.callRecords ?? openCallRecords({ settings: config.records, registry: metrics.registry, log: logger, now });
+  app.decorate('records', records);
+  records.register(app, { apiToken: config.apiToken, onBadToken: (request) => guard.reportRejectedCredential(request, 'bad_api_token') });
+  app.addHook('onClose', async () => records.close());
+
   registerStreamRoute(app, {
     config,
     metrics,
     openUpstream: callControl.openUpstream,
     sessions,
+    recorder: records.recorder,
     extend: callControl.extend,
     clock,
   });

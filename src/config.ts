@@ -5,6 +5,7 @@
  * the validation cannot drift apart. Every problem is collected and reported in one message,
  * so an operator fixes a broken `.env` in one pass instead of one restart per mistake.
  */
+import { recordSettings, RecordSettingsError, type RecordSettings } from './records/settings.js';
 import { isIP } from 'node:net';
 import { INVALID_FRAME_LIMIT } from './stream/twilio-protocol.js';
 
@@ -273,7 +274,10 @@ const schema = {
 type Schema = typeof schema;
 type ValueOf<F> = F extends Field<infer T> ? T : never;
 
-export type Config = Readonly<{ [K in keyof Schema]: ValueOf<Schema[K]> }>;
+export type Config = Readonly<{ [K in keyof Schema]: ValueOf<Schema[K]> }> & {
+  /** CALL_RECORDS, CALLS_DB, DATABASE_URL, CALL_RECORDS_DAYS (src/records/settings.ts). */
+  readonly records: RecordSettings;
+};
 
 /** Thrown by `loadConfig` with every problem listed; `server.ts` prints it and exits 1. */
 export class ConfigError extends Error {
@@ -296,6 +300,12 @@ export function loadConfig(env: Env = process.env): Config {
     const result = field.parse(env[field.env], env);
     if ('problem' in result) problems.push(result.problem);
     else out[key] = result.value;
+  }
+  try {
+    out.records = recordSettings(env);
+  } catch (err) {
+    if (!(err instanceof RecordSettingsError)) throw err;
+    problems.push(...err.problems);
   }
   // The parsed value, not the raw one: " production" is production too.
   const production = out.nodeEnv === 'production';

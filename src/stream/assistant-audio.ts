@@ -84,8 +84,11 @@ export class AssistantAudio {
     watcher?.(true);
   }
 
-  /** The caller started speaking: stop the assistant where the caller stopped hearing it. */
-  bargeIn(): void {
+  /**
+   * The caller started speaking: stop the assistant where the caller stopped hearing it.
+   * @returns true when the caller spoke over the assistant (a barge-in); false when nothing was playing
+   */
+  bargeIn(): boolean {
     const discarded = this.#pump.discard();
     this.#discard(discarded);
     const playback = this.#playback;
@@ -93,16 +96,17 @@ export class AssistantAudio {
       // Twilio confirmed (mark echo) that the whole answer has played and nothing is pending: the
       // caller speaks after the assistant, not over it. A clear and a truncate at the full length
       // would change nothing and cost a message each way per turn.
-      return;
+      return false;
     }
     const heard = playback.heard(this.#ctx.now());
-    if (!heard && discarded === 0) return;
+    if (!heard && discarded === 0) return false;
     this.#ctx.stats.bargeIns += 1;
     this.#twilio.sendClear();
     if (heard) this.#upstream.send(truncateItem(heard.itemId, heard.audioEndMs));
     this.#ctx.log.debug({ discardedBytes: discarded, audioEndMs: heard?.audioEndMs }, 'barge-in');
     playback.reset();
     this.#item = null;
+    return true;
   }
 
   /** Lets pending assistant audio leave now (e.g. a goodbye before hanging up). */

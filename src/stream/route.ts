@@ -14,6 +14,7 @@ import { STREAM_ROUTE } from '../twilio/stream-path.js';
 import { StreamSession, type SessionOptions } from './session.js';
 import type { UpstreamProvider } from './upstream.js';
 import type { Clock } from '../clock.js';
+import type { CallRecordFeed } from '../records/recorder.js';
 
 /** What the guard proves about an upgrade before it completes. */
 export interface StreamAuth {
@@ -38,6 +39,8 @@ export interface StreamRouteOptions {
   /** Live sessions (the app's; a drain and shutdown read it): each is added here and removed when it ends. */
   readonly sessions: Set<StreamSession>;
   readonly clock: Clock;
+  /** Where each call's record goes. */
+  readonly recorder?: CallRecordFeed;
   /** Call-control additions (tools, tool calls); see src/calls. */
   readonly extend?: Pick<SessionOptions, 'tools' | 'onToolCall'>;
 }
@@ -62,6 +65,7 @@ export function registerStreamRoute(app: FastifyInstance, opts: StreamRouteOptio
       metrics: opts.metrics,
       openUpstream: opts.openUpstream,
       now: opts.clock.mono,
+      recorder: opts.recorder,
       ...opts.extend,
       onEnd: () => sessions.delete(session),
     });

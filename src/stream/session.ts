@@ -28,6 +28,10 @@ import { faultBoundary, type Contain } from './fault-boundary.js';
 import type { UpstreamProvider } from './upstream.js';
 import { LogBudget } from './log-budget.js';
 import { systemClock } from '../clock.js';
+import { readUsage } from '../records/usage.js';
+import { isCallDirection } from '../records/record.js';
+import type { CallRecordFeed } from '../records/recorder.js';
+import type { TurnInput } from '../records/open-call.js';
 import { describeStatusDetails } from './status-details.js';
 
 export type { EndReason } from './end-reason.js';
@@ -63,6 +67,8 @@ export interface SessionOptions {
   readonly tools?: readonly ToolDeclaration[];
   readonly onToolCall?: (session: StreamSession, call: ToolCall) => void;
   readonly onEnd?: (summary: CallSummary) => void;
+  /** Where the call's record goes (records/recorder.ts); none: not recorded. */
+  readonly recorder?: CallRecordFeed;
   /** Monotonic clock, ms (the app's `clock.mono`). @default performance.now */
   readonly now?: () => number;
 }
@@ -115,7 +121,7 @@ export class StreamSession {
       setTimer: ctx.setTimer,
     });
     this.#twilio = new TwilioLeg(ctx, opts.socket, opts.token, {
-      started: (start) => this.#onStart(start.customParameters.direction, start.tracks, start.mediaFormat),
+      started: (start) => this.#onStart(start.customParameters, start.tracks, start.mediaFormat),
       audio: (payload) => this.#inbound.push(payload),
       markEchoed: (name) => this.#assistant.markEchoed(name),
       keypress: (digit) => this.#onKeypress(digit),
@@ -149,12 +155,25 @@ export class StreamSession {
     return this.#endReason;
   }
 
-  #onStart(direction: string | undefined, tracks: readonly string[] | undefined, mediaFormat: unknown): void {
+  #onStart(parameters: Readonly<Record<string, string>>, tracks: readonly string[] | undefined, mediaFormat: unknown): void {
     const ctx = this.#ctx;
+    const { direction, caller } = parameters;
     ctx.log = ctx.log.child({ streamSid: this.streamSid });
     ctx.metrics.callsStarted.inc();
     ctx.metrics.liveCalls.inc();
     ctx.log.info({ direction, tracks, mediaFormat }, 'stream started');
+    if (this.#opts.recorder) {
+      // The <Parameter>s of the TwiML we served; not signed by the token, so checked, never trusted.
+      const ours = ctx.config.twilioPhoneNumber ?? null;
+      const theirs = caller ?? null;
+      const dir = isCallDirection(direction) ? direction : 'inbound';
+      this.#opts.recorder.begin(this.callSid, {
+        direction: dir,
+        from: dir === 'outbound' ? ours : theirs,
+        to: dir === 'outbound' ? theirs : ours,
+        assistant: null,
+      });
+    }
     this.#upstream.attach(this.#opts.openUpstream(this.callSid));
   }
 
@@ -162,6 +181,7 @@ export class StreamSession {
     const { log, config } = this.#ctx;
     // Digits can be PINs or card numbers: caller content, logged only with LOG_TRANSCRIPTS.
     log.info(config.logTranscripts ? { digit } : {}, 'caller pressed a key');
+    this.recordTurn({ kind: 'dtmf', digit });
     this.sendUpstream(userTextItem(`The caller pressed ${digit} on the keypad.`));
     this.sendUpstream(RESPONSE_CREATE);
   }
@@ -176,19 +196,22 @@ export class StreamSession {
         this.#assistant.done();
         return;
       case 'input_audio_buffer.speech_started':
-        this.#assistant.bargeIn();
+        if (this.#assistant.bargeIn()) this.recordTurn({ kind: 'barge_in' });
         return;
       case 'conversation.item.input_audio_transcription.completed':
         if (config.logTranscripts) log.info({ speaker: 'caller', transcript: event.transcript }, 'transcript');
+        this.recordTurn({ kind: 'caller', text: event.transcript });
         return;
       case 'response.output_audio_transcript.done':
         if (config.logTranscripts) log.info({ speaker: 'assistant', transcript: event.transcript }, 'transcript');
+        this.recordTurn({ kind: 'assistant', text: event.transcript });
         return;
       case 'response.function_call_arguments.done':
         if (logBudget.take('tool_call')) log.info({ tool: event.name }, 'assistant called a tool');
         this.#opts.onToolCall?.(this, { callId: event.call_id, name: event.name, arguments: event.arguments });
         return;
       case 'response.done':
+        this.#opts.recorder?.usage(this.callSid, readUsage(event.response?.usage));
         if (event.response?.status === 'failed' && logBudget.take('response_failed')) {
           log.warn({ statusDetails: describeStatusDetails(event.response.status_details) }, 'model response failed');
         }
@@ -213,6 +236,11 @@ export class StreamSession {
   }
 
   // ---- for call control ----------------------------------------------------------------------
+
+  /** Adds a turn to the call's record (transcripts, keys, barge-ins, tool calls); never waits or throws. */
+  recordTurn(turn: TurnInput): void {
+    this.#opts.recorder?.turn(this.callSid, turn);
+  }
 
   /** Sends a control event upstream (never dropped: they are few and small). */
   sendUpstream(message: string): void {
@@ -283,6 +311,7 @@ export class StreamSession {
       // waiting on it: call control, the registry, a drain.
       this.#assistant.endWatches();
       metrics.calls.close(stats);
+      this.#opts.recorder?.end(this.callSid, { reason, stats });
       this.#opts.onEnd?.({ callSid: this.callSid, streamSid: this.streamSid, reason, durationMs, stats });
     }
   }

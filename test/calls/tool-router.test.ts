@@ -8,6 +8,7 @@ import type { TwilioRest } from '../../src/calls/twilio-rest.js';
 import { testConfig } from '../helpers/config.js';
 import { until } from '../helpers/until.js';
 import { LogBudget, LOG_LINES_PER_KIND } from '../../src/stream/log-budget.js';
+import type { TurnInput } from '../../src/records/open-call.js';
 
 describe('parseArguments', () => {
   it('accepts a JSON object text, and empty text as no arguments', () => {
@@ -49,6 +50,7 @@ describe('parseArguments', () => {
 function fakeSession() {
   const sent: string[] = [];
   const faults: unknown[] = [];
+  const turns: TurnInput[] = [];
   let closed = false;
   const fail = (err: unknown) => {
     faults.push(err);
@@ -67,10 +69,11 @@ function fakeSession() {
       closed = true;
     },
     sendUpstream: (m: string) => void sent.push(m),
+    recordTurn: (turn: TurnInput) => void turns.push(turn),
     contain: faultBoundary(fail),
     fail,
   };
-  return { session, sent, faults };
+  return { session, sent, faults, turns };
 }
 
 /** A tool that takes any object as its arguments and answers with `run`. */
@@ -112,8 +115,10 @@ describe('the tool router', () => {
 
   it('answers bad arguments with an error output and a new response', () => {
     const tool = testTool('ok', () => Promise.resolve(null));
-    const { session, sent, faults } = fakeSession();
+    const { session, sent, faults, turns } = fakeSession();
     createToolRouter([tool], { rest, config }).onToolCall(session, { callId: 'c9', name: 'ok', arguments: undefined });
+    // The call's record gets the tool call with its outcome, refusals included.
+    expect(turns).toEqual([{ kind: 'tool_call', name: 'ok', arguments: undefined, outcome: { ok: false, error: 'arguments are missing' } }]);
     expect(sent.map((m) => JSON.parse(m) as { type: string })).toMatchObject([
       { type: 'conversation.item.create', item: { type: 'function_call_output', call_id: 'c9', output: JSON.stringify({ ok: false, error: 'arguments are missing' }) } },
       { type: 'response.create' },

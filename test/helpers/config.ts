@@ -13,6 +13,8 @@ export function testEnv(overrides: Record<string, string | undefined> = {}): Rec
     OPENAI_API_KEY: TEST_OPENAI_KEY,
     TWILIO_AUTH_TOKEN: TEST_AUTH_TOKEN,
     LOG_LEVEL: 'info',
+    // Tests that read records turn them on with their own CALLS_DB (a file in a temp directory).
+    CALL_RECORDS: 'off',
     ...overrides,
   };
 }

@@ -1,6 +1,7 @@
 /** Call records for the store and API tests. */
 import type { Registry } from 'prom-client';
 import type { CallRecord } from '../../src/records/record.js';
+import type { ListPage, RecordStore } from '../../src/records/store.js';
 
 /** A CallSid in Twilio's shape: CA + 32 hex digits, `n` in the last ones. */
 export function sid(n: number): string {
@@ -53,3 +54,57 @@ export async function counterValue(registry: Registry, name: string, labels: Rec
   const match = values.find((v) => Object.entries(labels).every(([k, val]) => v.labels[k] === val));
   return match?.value ?? 0;
 }
+
+/** Words a failing driver quotes in its error's `detail` (as pg does): must never reach a log. */
+export const SECRET_WORDS = 'my PIN is 4 7 1 1';
+
+/** A store in memory that can be told to fail, throw or hang. */
+export class StandInStore implements RecordStore {
+  readonly kind = 'stand-in';
+  mode: 'ok' | 'reject' | 'throw' | 'hang' = 'ok';
+  readonly rows = new Map<string, CallRecord>();
+  inserts = 0;
+  private readonly hung: (() => void)[] = [];
+
+  get hanging(): number {
+    return this.hung.length;
+  }
+
+  async migrate(): Promise<void> {}
+
+  insert(records: readonly CallRecord[]): Promise<void> {
+    this.inserts += 1;
+    const write = (): void => {
+      for (const r of records) this.rows.set(r.callSid, r);
+    };
+    switch (this.mode) {
+      case 'throw':
+        throw new Error('the driver threw');
+      case 'reject':
+        // As pg reports a failed statement: `detail` may quote the data.
+        return Promise.reject(Object.assign(new Error('connection refused'), { code: 'ECONNREFUSED', detail: SECRET_WORDS }));
+      case 'hang':
+        return new Promise((resolve) => this.hung.push(() => (write(), resolve())));
+      case 'ok':
+        write();
+        return Promise.resolve();
+    }
+  }
+
+  /** Lets every hung write finish (successfully). */
+  release(): void {
+    for (const finish of this.hung.splice(0)) finish();
+  }
+
+  async list(): Promise<ListPage> {
+    return { calls: [], next: null };
+  }
+  async get(callSid: string): Promise<CallRecord | null> {
+    return this.rows.get(callSid) ?? null;
+  }
+  async purgeBefore(): Promise<number> {
+    return 0;
+  }
+  async close(): Promise<void> {}
+}
+

@@ -7,65 +7,14 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
 import { CallRecorder, type RecorderLimits } from '../../src/records/recorder.js';
 import { createRecordMetrics } from '../../src/records/record-metrics.js';
-import type { CallRecord } from '../../src/records/record.js';
-import type { ListPage, RecordStore } from '../../src/records/store.js';
+import type { RecordStore } from '../../src/records/store.js';
 import { captureLogs, type LogCapture } from '../helpers/log-capture.js';
 import { until } from '../helpers/until.js';
-import { counterValue, sid, T0 } from './fixtures.js';
+import { counterValue, sid, StandInStore, T0 } from './fixtures.js';
 import { WRITE_FAILING } from './store-contract.js';
 
 const RECOVERED = 'call records are being written again';
-const SECRET_WORDS = 'my PIN is 4 7 1 1';
-
-/** A store in memory that can be told to fail, throw or hang. */
-class StandInStore implements RecordStore {
-  readonly kind = 'stand-in';
-  mode: 'ok' | 'reject' | 'throw' | 'hang' = 'ok';
-  readonly rows = new Map<string, CallRecord>();
-  inserts = 0;
-  private readonly hung: (() => void)[] = [];
-
-  get hanging(): number {
-    return this.hung.length;
-  }
-
-  async migrate(): Promise<void> {}
-
-  insert(records: readonly CallRecord[]): Promise<void> {
-    this.inserts += 1;
-    const write = (): void => {
-      for (const r of records) this.rows.set(r.callSid, r);
-    };
-    switch (this.mode) {
-      case 'throw':
-        throw new Error('the driver threw');
-      case 'reject':
-        // As pg reports a failed statement: `detail` may quote the data.
-        return Promise.reject(Object.assign(new Error('connection refused'), { code: 'ECONNREFUSED', detail: SECRET_WORDS }));
-      case 'hang':
-        return new Promise((resolve) => this.hung.push(() => (write(), resolve())));
-      case 'ok':
-        write();
-        return Promise.resolve();
-    }
-  }
-
-  /** Lets every hung write finish (successfully). */
-  release(): void {
-    for (const finish of this.hung.splice(0)) finish();
-  }
-
-  async list(): Promise<ListPage> {
-    return { calls: [], next: null };
-  }
-  async get(callSid: string): Promise<CallRecord | null> {
-    return this.rows.get(callSid) ?? null;
-  }
-  async purgeBefore(): Promise<number> {
-    return 0;
-  }
-  async close(): Promise<void> {}
-}
+import { SECRET_WORDS } from './fixtures.js';
 
 let recorder: CallRecorder | undefined;
 let logs: LogCapture;

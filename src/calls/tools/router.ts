@@ -37,15 +37,17 @@ export function createToolRouter(tools: readonly CallTool[], deps: { rest: Twili
    * Answers a refused call: an error output, and a new response only for the first few in a row,
    * so a model stuck in a loop (or a peer sending junk calls) cannot draw billed responses without end.
    */
-  function refuse(session: ToolSession, callId: string, error: string): void {
+  function refuse(session: ToolSession, call: ToolCall, error: string): void {
     const n = (refusedInARow.get(session) ?? 0) + 1;
     refusedInARow.set(session, n);
-    answer(session, callId, { output: { ok: false, error }, respond: n <= MAX_REFUSED_TOOL_CALLS_IN_A_ROW });
+    answer(session, call, { output: { ok: false, error }, respond: n <= MAX_REFUSED_TOOL_CALLS_IN_A_ROW });
   }
 
-  function answer(session: ToolSession, callId: string, result: ToolResult): void {
+  /** Answers the model, and puts the call with its outcome in the call's record. */
+  function answer(session: ToolSession, call: ToolCall, result: ToolResult): void {
     if (session.isClosed) return;
-    session.sendUpstream(functionCallOutput(callId, result.output));
+    session.recordTurn({ kind: 'tool_call', name: call.name, arguments: call.arguments, outcome: result.output });
+    session.sendUpstream(functionCallOutput(call.callId, result.output));
     if (result.respond) session.sendUpstream(RESPONSE_CREATE);
   }
 
@@ -54,20 +56,20 @@ export function createToolRouter(tools: readonly CallTool[], deps: { rest: Twili
     const tool = byName.get(call.name);
     if (!tool) {
       if (session.logBudget.take('unknown_tool')) log.warn('the model called an unknown tool');
-      refuse(session, call.callId, `Unknown tool "${call.name}". Available: ${[...byName.keys()].join(', ') || 'none'}.`);
+      refuse(session, call, `Unknown tool "${call.name}". Available: ${[...byName.keys()].join(', ') || 'none'}.`);
       return;
     }
     const args = parseArguments(call.arguments);
     if (!args.ok) {
       if (session.logBudget.take('tool_arguments_rejected')) log.warn({ error: args.error }, 'tool arguments rejected');
-      refuse(session, call.callId, args.error);
+      refuse(session, call, args.error);
       return;
     }
     refusedInARow.delete(session);
     if (tool.endsCall) {
       if (ending.has(session)) {
         // Already hanging up or transferring: no new response, the call is about to end.
-        answer(session, call.callId, { output: { ok: false, error: 'The call is already ending.' }, respond: false });
+        answer(session, call, { output: { ok: false, error: 'The call is already ending.' }, respond: false });
         return;
       }
       ending.add(session);
@@ -75,7 +77,7 @@ export function createToolRouter(tools: readonly CallTool[], deps: { rest: Twili
     tool.invoke({ session, rest: deps.rest, config: deps.config }, args.value).then(
       session.contain((result: ToolResult | null) => {
         if (tool.endsCall) ending.delete(session);
-        if (result) answer(session, call.callId, result);
+        if (result) answer(session, call, result);
       }),
       session.contain((err: unknown) => {
         if (tool.endsCall) ending.delete(session);

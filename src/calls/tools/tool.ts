@@ -11,7 +11,7 @@ import type { TwilioRest } from '../twilio-rest.js';
 /** The part of a call's session that tools use. */
 export type ToolSession = Pick<
   StreamSession,
-  'callSid' | 'log' | 'logBudget' | 'isClosed' | 'afterPlayout' | 'expectEnd' | 'close' | 'sendUpstream' | 'contain' | 'fail'
+  'callSid' | 'log' | 'logBudget' | 'isClosed' | 'afterPlayout' | 'expectEnd' | 'close' | 'sendUpstream' | 'contain' | 'fail' | 'recordTurn'
 >;
 
 export interface ToolContext {
