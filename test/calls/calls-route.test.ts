@@ -6,7 +6,7 @@ import { createMetrics } from '../../src/metrics.js';
 import { CallRegistry } from '../../src/call-registry.js';
 import { captureLogs, type LogCapture } from '../helpers/log-capture.js';
 import { TEST_AUTH_TOKEN, testConfig } from '../helpers/config.js';
-import { startFakeTwilioRest, type FakeTwilioRest, type Misbehaviour } from '../helpers/fake-twilio-rest.js';
+import { startFakeTwilioRest, type FakeTwilioRest, type Misbehaviour } from '../../tools/fakes/fake-twilio-rest.js';
 import { MAX_REPLY_BYTES } from '../../src/calls/twilio-rest.js';
 import Fastify from 'fastify';
 import { PLACED_UNREADABLE_DETAIL, registerCallsRoute } from '../../src/calls/calls-route.js';

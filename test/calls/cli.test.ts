@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { runCallCommand, type CliIo } from '../../src/cli/call.js';
 import { startBridge, type Bridge } from '../helpers/bridge.js';
 import { TEST_AUTH_TOKEN } from '../helpers/config.js';
-import { startFakeTwilioRest, type FakeTwilioRest } from '../helpers/fake-twilio-rest.js';
+import { startFakeTwilioRest, type FakeTwilioRest } from '../../tools/fakes/fake-twilio-rest.js';
 
 const ACCOUNT_SID = 'AC' + '4'.repeat(32);
 const API_TOKEN = 'cli-api-token-for-tests-0123456789';

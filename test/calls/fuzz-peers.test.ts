@@ -11,11 +11,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { startBridge, type Bridge } from '../helpers/bridge.js';
-import { readFixture } from '../helpers/audio.js';
+import { readFixture } from '../../tools/fakes/audio.js';
 import { TEST_AUTH_TOKEN } from '../helpers/config.js';
-import { startFakeTwilioRest, type FakeTwilioRest } from '../helpers/fake-twilio-rest.js';
-import type { FakeRealtimeConnection } from '../helpers/fake-realtime.js';
-import type { FakeTwilioCall } from '../helpers/fake-twilio.js';
+import { startFakeTwilioRest, type FakeTwilioRest } from '../../tools/fakes/fake-twilio-rest.js';
+import type { FakeRealtimeConnection } from '../../tools/fakes/fake-realtime.js';
+import type { FakeTwilioCall } from '../../tools/fakes/fake-twilio.js';
 import { realtimeFrame, twilioFrame, type FuzzFrame } from '../helpers/peer-fuzz.js';
 import { until } from '../helpers/until.js';
 

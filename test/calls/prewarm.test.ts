@@ -1,10 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { startBridge, type Bridge } from '../helpers/bridge.js';
-import { readFixture } from '../helpers/audio.js';
+import { readFixture } from '../../tools/fakes/audio.js';
 import { TEST_AUTH_TOKEN } from '../helpers/config.js';
-import { connectFakeTwilio, type FakeTwilioCall } from '../helpers/fake-twilio.js';
-import { startFakeTwilioRest, type FakeTwilioRest } from '../helpers/fake-twilio-rest.js';
+import { connectFakeTwilio, type FakeTwilioCall } from '../../tools/fakes/fake-twilio.js';
+import { startFakeTwilioRest, type FakeTwilioRest } from '../../tools/fakes/fake-twilio-rest.js';
 import { signedWebhook } from '../helpers/webhook.js';
 import { until } from '../helpers/until.js';
 

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { WRAP_UP_LEAD_MS, wrapUpDelayMs } from '../../src/calls/session-expiry.js';
 import { startBridge, type Bridge } from '../helpers/bridge.js';
 import { TEST_AUTH_TOKEN } from '../helpers/config.js';
-import { startFakeTwilioRest, type FakeTwilioRest } from '../helpers/fake-twilio-rest.js';
+import { startFakeTwilioRest, type FakeTwilioRest } from '../../tools/fakes/fake-twilio-rest.js';
 
 describe('wrapUpDelayMs', () => {
   it('is the time until one lead before expiry, 0 when inside the lead, null when unusable', () => {

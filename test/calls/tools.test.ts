@@ -1,11 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { startBridge, type Bridge } from '../helpers/bridge.js';
-import { readFixture } from '../helpers/audio.js';
+import { readFixture } from '../../tools/fakes/audio.js';
 import { TEST_AUTH_TOKEN } from '../helpers/config.js';
-import { startFakeTwilioRest, type FakeTwilioRest, type Misbehaviour } from '../helpers/fake-twilio-rest.js';
+import { startFakeTwilioRest, type FakeTwilioRest, type Misbehaviour } from '../../tools/fakes/fake-twilio-rest.js';
 import type { RestFailure } from '../../src/calls/twilio-rest.js';
-import type { FakeRealtimeConnection } from '../helpers/fake-realtime.js';
-import type { FakeTwilioCall } from '../helpers/fake-twilio.js';
+import type { FakeRealtimeConnection } from '../../tools/fakes/fake-realtime.js';
+import type { FakeTwilioCall } from '../../tools/fakes/fake-twilio.js';
 import { until } from '../helpers/until.js';
 import { expectNoUnhandledRejections } from '../helpers/unhandled.js';
 

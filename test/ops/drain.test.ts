@@ -5,10 +5,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process.js';
-import { startFakeRealtime, type FakeRealtime } from '../helpers/fake-realtime.js';
-import { connectFakeTwilio, UpgradeRejectedError, type FakeTwilioCall } from '../helpers/fake-twilio.js';
+import { startFakeRealtime, type FakeRealtime } from '../../tools/fakes/fake-realtime.js';
+import { connectFakeTwilio, UpgradeRejectedError, type FakeTwilioCall } from '../../tools/fakes/fake-twilio.js';
 import { TEST_OPENAI_KEY, TEST_SECRET, testEnv } from '../helpers/config.js';
-import { readFixture } from '../helpers/audio.js';
+import { readFixture } from '../../tools/fakes/audio.js';
 import { mintStreamToken } from '../../src/twilio/stream-token.js';
 import { signedWebhook } from '../helpers/webhook.js';
 import { expectRelayBothWays } from '../helpers/relay.js';

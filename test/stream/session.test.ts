@@ -1,8 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startBridge, type Bridge } from '../helpers/bridge.js';
-import { readFixture } from '../helpers/audio.js';
+import { readFixture } from '../../tools/fakes/audio.js';
 import { TEST_OPENAI_KEY } from '../helpers/config.js';
-import { connectFakeTwilio } from '../helpers/fake-twilio.js';
+import { connectFakeTwilio } from '../../tools/fakes/fake-twilio.js';
 import { connectRealtime } from '../../src/stream/upstream.js';
 import { MARK_INTERVAL_MS } from '../../src/stream/playback-tracker.js';
 import { until } from '../helpers/until.js';

@@ -18,11 +18,11 @@ export const ULAW_SILENCE_BYTE = 0xff;
 export type FixtureName = 'caller-8k.ulaw' | 'agent-8k.ulaw';
 
 /**
- * Where fixtures live: next to this module when run from source (vitest, type-stripping node),
- * else `<cwd>/test/fixtures` (e.g. when this file runs compiled from dist/).
+ * Where fixtures live: test/fixtures, found from this module when run from source (vitest,
+ * type-stripping node), else `<cwd>/test/fixtures` (e.g. when this file runs compiled from dist/).
  */
 function fixtureDirs(): string[] {
-  return [fileURLToPath(new URL('../fixtures/', import.meta.url)), join(process.cwd(), 'test', 'fixtures')];
+  return [fileURLToPath(new URL('../../test/fixtures/', import.meta.url)), join(process.cwd(), 'test', 'fixtures')];
 }
 
 export function fixturePath(name: FixtureName): string {

@@ -4,9 +4,9 @@ import type { AddressInfo } from 'node:net';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
-import { chunkBuffer, readFixture, silence } from './audio.js';
-import { answerEachTurn, monotonicNow, startFakeRealtime, type FakeRealtime } from './fake-realtime.js';
-import { connectFakeTwilio, PlaybackQueue, UpgradeRejectedError, type FakeTwilioCall } from './fake-twilio.js';
+import { chunkBuffer, readFixture, silence } from '../../tools/fakes/audio.js';
+import { answerEachTurn, monotonicNow, startFakeRealtime, type FakeRealtime } from '../../tools/fakes/fake-realtime.js';
+import { connectFakeTwilio, PlaybackQueue, UpgradeRejectedError, type FakeTwilioCall } from '../../tools/fakes/fake-twilio.js';
 
 const caller = readFixture('caller-8k.ulaw');
 const agent = readFixture('agent-8k.ulaw');
