@@ -14,8 +14,8 @@ import { startBridge, type Bridge } from '../helpers/bridge.js';
 import { readFixture } from '../../tools/fakes/audio.js';
 import { TEST_AUTH_TOKEN } from '../helpers/config.js';
 import { startFakeTwilioRest, type FakeTwilioRest } from '../../tools/fakes/fake-twilio-rest.js';
-import type { FakeRealtimeConnection } from '../../tools/fakes/fake-realtime.js';
-import type { FakeTwilioCall } from '../../tools/fakes/fake-twilio.js';
+import type { FakeRealtimeConnection } from '../../tools/fakes/fake-realtime-connection.js';
+import type { FakeTwilioCall } from '../../tools/fakes/fake-twilio-call.js';
 import { realtimeFrame, twilioFrame, type FuzzFrame } from '../helpers/peer-fuzz.js';
 import { until } from '../helpers/until.js';
 

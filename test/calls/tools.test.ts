@@ -4,8 +4,8 @@ import { readFixture } from '../../tools/fakes/audio.js';
 import { TEST_AUTH_TOKEN } from '../helpers/config.js';
 import { startFakeTwilioRest, type FakeTwilioRest, type Misbehaviour } from '../../tools/fakes/fake-twilio-rest.js';
 import type { RestFailure } from '../../src/calls/twilio-rest.js';
-import type { FakeRealtimeConnection } from '../../tools/fakes/fake-realtime.js';
-import type { FakeTwilioCall } from '../../tools/fakes/fake-twilio.js';
+import type { FakeRealtimeConnection } from '../../tools/fakes/fake-realtime-connection.js';
+import type { FakeTwilioCall } from '../../tools/fakes/fake-twilio-call.js';
 import { until } from '../helpers/until.js';
 import { expectNoUnhandledRejections } from '../helpers/unhandled.js';
 

@@ -5,8 +5,12 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { chunkBuffer, readFixture, silence } from '../../tools/fakes/audio.js';
-import { answerEachTurn, monotonicNow, startFakeRealtime, type FakeRealtime } from '../../tools/fakes/fake-realtime.js';
-import { connectFakeTwilio, PlaybackQueue, UpgradeRejectedError, type FakeTwilioCall } from '../../tools/fakes/fake-twilio.js';
+import { answerEachTurn } from '../../tools/fakes/turn-script.js';
+import { monotonicNow } from '../../tools/fakes/clock.js';
+import { startFakeRealtime, type FakeRealtime } from '../../tools/fakes/fake-realtime.js';
+import { connectFakeTwilio, UpgradeRejectedError } from '../../tools/fakes/fake-twilio.js';
+import { PlaybackQueue } from '../../tools/fakes/playback-queue.js';
+import type { FakeTwilioCall } from '../../tools/fakes/fake-twilio-call.js';
 
 const caller = readFixture('caller-8k.ulaw');
 const agent = readFixture('agent-8k.ulaw');

@@ -4,7 +4,8 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { startBridge, type Bridge } from '../helpers/bridge.js';
-import { connectFakeTwilio, UpgradeRejectedError, type FakeTwilioCall } from '../../tools/fakes/fake-twilio.js';
+import { connectFakeTwilio, UpgradeRejectedError } from '../../tools/fakes/fake-twilio.js';
+import type { FakeTwilioCall } from '../../tools/fakes/fake-twilio-call.js';
 import { signedWebhook } from '../helpers/webhook.js';
 import { httpCall } from './harness.js';
 import { mintStreamToken } from '../../src/twilio/stream-token.js';

@@ -13,7 +13,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import twilio from 'twilio';
-import { connectFakeTwilio, type FakeTwilioCall } from '../../tools/fakes/fake-twilio.js';
+import { connectFakeTwilio } from '../../tools/fakes/fake-twilio.js';
+import type { FakeTwilioCall } from '../../tools/fakes/fake-twilio-call.js';
 import { TEST_AUTH_TOKEN } from '../helpers/config.js';
 import { readFixture } from '../../tools/fakes/audio.js';
 import { expectRelayBothWays } from '../helpers/relay.js';

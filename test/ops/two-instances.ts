@@ -8,7 +8,7 @@ import { startServerProcess, type ServerProcess } from '../helpers/server-proces
 import { startFakeRealtime, type FakeRealtime } from '../../tools/fakes/fake-realtime.js';
 import { TEST_OPENAI_KEY, testEnv } from '../helpers/config.js';
 import { signedWebhook } from '../helpers/webhook.js';
-import type { FakeTwilioCall } from '../../tools/fakes/fake-twilio.js';
+import type { FakeTwilioCall } from '../../tools/fakes/fake-twilio-call.js';
 import { CADDYFILE_TWO_INSTANCES, startCaddy, type CaddyProcess } from './caddy-process.js';
 
 export const PUBLIC_URL = 'https://voice.example.com';

@@ -10,7 +10,8 @@
 import { Writable } from 'node:stream';
 import { readFixture, silence } from '../fakes/audio.js';
 import { startFakeRealtime, type FakeRealtime } from '../fakes/fake-realtime.js';
-import { connectFakeTwilio, type FakeTwilioCall, type StreamAudioResult } from '../fakes/fake-twilio.js';
+import { connectFakeTwilio } from '../fakes/fake-twilio.js';
+import type { FakeTwilioCall, StreamAudioResult } from '../fakes/fake-twilio-call.js';
 import { startLocalBridge, type LocalBridge } from '../sim/local-bridge.js';
 import { answerCall, inboundCallParams, newCallSid } from '../sim/twilio-webhook.js';
 import { vadScript, type ScriptEvent } from './vad-script.js';

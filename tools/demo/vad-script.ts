@@ -4,7 +4,9 @@
  * progress; speech_stopped after 500 ms of quiet), then the answer streamed as 20 ms deltas at
  * real-time pace. Reports what it does, for the demo's timeline.
  */
-import type { EventHook, FakeRealtimeConnection, InputAudioBufferAppendEvent } from '../fakes/fake-realtime.js';
+import type { EventHook } from '../fakes/fake-realtime.js';
+import type { FakeRealtimeConnection } from '../fakes/fake-realtime-connection.js';
+import type { InputAudioBufferAppendEvent } from '../fakes/realtime-events.js';
 import { TurnDetector } from '../sim/turn-detector.js';
 import { meanAmplitude } from '../sim/ulaw.js';
 
