@@ -9,7 +9,6 @@
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
 import websocket from '@fastify/websocket';
-import { afterEach } from 'vitest';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import twilio from 'twilio';
 import { WebSocket } from 'ws';
@@ -21,6 +20,7 @@ import { httpRequestCounter } from '../../src/http-requests.js';
 import { mintStreamToken, MAX_TOKEN_LENGTH } from '../../src/twilio/stream-token.js';
 import { captureLogs, type LogCapture } from '../helpers/log-capture.js';
 import { testConfig } from '../helpers/config.js';
+import { closeAfterEach } from '../helpers/close-after-each.js';
 
 export interface Harness {
   readonly app: FastifyInstance;
@@ -54,15 +54,8 @@ export const T0 = 1_750_000_000_000;
 
 /** A startHarness that closes every harness it started after each test of the calling file. */
 export function harnessPerTest(): (opts?: HarnessOptions) => Promise<Harness> {
-  const open: Harness[] = [];
-  afterEach(async () => {
-    await Promise.all(open.splice(0).map((h) => h.close()));
-  });
-  return async (opts) => {
-    const h = await startHarness(opts);
-    open.push(h);
-    return h;
-  };
+  const track = closeAfterEach();
+  return async (opts) => track(await startHarness(opts));
 }
 
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
