@@ -5,7 +5,7 @@
  * the validation cannot drift apart (the kinds of field it is made of are in config-fields.ts). Every problem is collected and reported in one message,
  * so an operator fixes a broken `.env` in one pass instead of one restart per mistake.
  */
-import { INVALID_FRAME_LIMIT } from './stream/twilio-protocol.js';
+import { INVALID_FRAME_LIMIT } from './stream/invalid-frame-run.js';
 import { bool, given, host, instanceId, int, oneOf, optionalStr, present, redisUrl, str, trustProxy, url, type Env, type Field } from './config-fields.js';
 
 const DEFAULT_INSTRUCTIONS =
