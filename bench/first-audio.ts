@@ -14,10 +14,11 @@
 import { pathToFileURL } from 'node:url';
 import twilio from 'twilio';
 import { randomBytes } from 'node:crypto';
-import { startBridge, type Bridge } from '../test/helpers/bridge.js';
-import { connectFakeTwilio } from '../test/helpers/fake-twilio.js';
-import { readFixture } from '../test/helpers/audio.js';
-import { TEST_AUTH_TOKEN } from '../test/helpers/config.js';
+import { connectFakeTwilio } from '../tools/fakes/fake-twilio.js';
+import { readFixture } from '../tools/fakes/audio.js';
+import { startFakeRealtime, type FakeRealtime } from '../tools/fakes/fake-realtime.js';
+import { startLocalBridge, type LocalBridge } from '../tools/sim/local-bridge.js';
+import { streamUrl } from '../src/twilio/stream-path.js';
 
 export interface Percentiles {
   readonly p50: number;
@@ -42,7 +43,10 @@ export interface FirstAudioOptions {
   readonly twimlToStartMs?: number;
 }
 
-const PUBLIC_URL = 'https://voice.example.com';
+/** The Twilio auth token the webhooks are signed with (the bridge checks it only with pre-warm). */
+const AUTH_TOKEN = 'first-audio-bench-twilio-auth-token';
+/** The bridge's log lines are not read: discarded. */
+const NO_LOG = { write: (): void => undefined };
 /** 200 ms of the agent fixture: the start of the greeting. */
 const greetingAudio = readFixture('agent-8k.ulaw').subarray(0, 1600);
 
@@ -54,40 +58,45 @@ export async function runFirstAudioBench(opts: FirstAudioOptions = {}): Promise<
 }
 
 async function runMode(prewarm: boolean, opts: FirstAudioOptions): Promise<number[]> {
-  const bridge = await startBridge(
-    { GREETING: 'Hello, thanks for calling.', LOG_LEVEL: 'warn', TWILIO_AUTH_TOKEN: prewarm ? TEST_AUTH_TOKEN : undefined },
-    {
-      realtime: {
-        handshakeDelayMs: opts.handshakeDelayMs ?? 300,
-        // The model answers the greeting at once: only connection set-up differs between modes.
-        onEvent: async (event, connection) => {
-          if (event.type === 'response.create') await connection.sendAudio(greetingAudio, { chunkBytes: 800, intervalMs: 0 });
-        },
-      },
+  const realtime = await startFakeRealtime({
+    handshakeDelayMs: opts.handshakeDelayMs ?? 300,
+    // The model answers the greeting at once: only connection set-up differs between modes.
+    onEvent: async (event, connection) => {
+      if (event.type === 'response.create') await connection.sendAudio(greetingAudio, { chunkBytes: 800, intervalMs: 0 });
     },
-  );
+  });
   const samples: number[] = [];
   try {
-    const warmup = opts.warmup ?? 3;
-    const total = warmup + (opts.calls ?? 30);
-    for (let i = 0; i < total; i++) {
-      const ms = await oneCall(bridge, opts.twimlToStartMs ?? 200);
-      if (i >= warmup) samples.push(ms);
+    const bridge = await startLocalBridge({
+      realtimeUrl: realtime.url,
+      // An empty TWILIO_AUTH_TOKEN is unset: unsigned webhooks, so no pre-warm.
+      env: { GREETING: 'Hello, thanks for calling.', LOG_LEVEL: 'warn', TWILIO_AUTH_TOKEN: prewarm ? AUTH_TOKEN : '' },
+      logStream: NO_LOG,
+    });
+    try {
+      const warmup = opts.warmup ?? 3;
+      const total = warmup + (opts.calls ?? 30);
+      for (let i = 0; i < total; i++) {
+        const ms = await oneCall(bridge, realtime, opts.twimlToStartMs ?? 200);
+        if (i >= warmup) samples.push(ms);
+      }
+    } finally {
+      await bridge.close();
     }
   } finally {
-    await bridge.close();
+    await realtime.close();
   }
   return samples;
 }
 
-async function oneCall(bridge: Bridge, twimlToStartMs: number): Promise<number> {
+async function oneCall(bridge: LocalBridge, realtime: FakeRealtime, twimlToStartMs: number): Promise<number> {
   const callSid = 'CA' + randomBytes(16).toString('hex');
   const params = { CallSid: callSid, From: '+15550002222' };
-  const response = await fetch(`http://127.0.0.1:${bridge.port}/twilio/voice`, {
+  const response = await fetch(`${bridge.baseUrl}/twilio/voice`, {
     method: 'POST',
     headers: {
       'content-type': 'application/x-www-form-urlencoded',
-      'x-twilio-signature': twilio.getExpectedTwilioSignature(TEST_AUTH_TOKEN, `${PUBLIC_URL}/twilio/voice`, params),
+      'x-twilio-signature': twilio.getExpectedTwilioSignature(AUTH_TOKEN, `${bridge.config.publicUrl}/twilio/voice`, params),
     },
     body: new URLSearchParams(params).toString(),
   });
@@ -95,7 +104,7 @@ async function oneCall(bridge: Bridge, twimlToStartMs: number): Promise<number> 
   const token = /<Parameter name="token" value="([^"]+)"\/>/.exec(twiml)?.[1];
   if (!token) throw new Error(`webhook answered without a stream token: ${response.status} ${twiml}`);
   await new Promise((resolve) => setTimeout(resolve, twimlToStartMs));
-  const call = await connectFakeTwilio({ url: bridge.streamUrl(token), token, callSid });
+  const call = await connectFakeTwilio({ url: streamUrl(bridge.config, token), token, callSid });
   try {
     await call.waitFor('media', undefined, 10_000);
     const index = call.messages.findIndex((m) => m.event === 'media');
@@ -103,7 +112,7 @@ async function oneCall(bridge: Bridge, twimlToStartMs: number): Promise<number> 
   } finally {
     await call.hangUp();
     // Let the bridge close this call's upstream before the next one (sequential, no overlap).
-    const upstream = bridge.realtime.connections.at(-1);
+    const upstream = realtime.connections.at(-1);
     if (upstream) await upstream.closed;
   }
 }

@@ -20,7 +20,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
-import { silence, AGGREGATE_FRAME_BYTES, TWILIO_FRAME_BYTES } from '../test/helpers/audio.js';
+import { silence, AGGREGATE_FRAME_BYTES, TWILIO_FRAME_BYTES } from '../tools/fakes/audio.js';
 import { isEntryPoint, RelayCounters, runBaselineProcess, type Relay } from './baseline-server.js';
 
 /** Twilio media messages per upstream append: 5 × 20 ms = 100 ms, as the bridge aggregates. */

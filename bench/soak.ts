@@ -5,7 +5,7 @@
  * between the start and the end. Leaks show up as growth beyond noise.
  */
 import { Agent } from 'node:http';
-import { readFixture } from '../test/helpers/audio.js';
+import { readFixture } from '../tools/fakes/audio.js';
 import { PhaseTicker } from '../tools/sim/ticker.js';
 import { startRealtimeStandIn } from '../tools/sim/realtime-stand-in.js';
 import { callerAudio, SimCall } from '../tools/sim/caller.js';

@@ -10,7 +10,7 @@
  * replayed signed webhook mints a fresh valid token (Twilio signatures carry no timestamp), so
  * the token's single use alone cannot stop a second stream, and a second paid upstream session,
  * for a call that is already live. This is one instance's view; across instances the guard also
- * takes a lease on the CallSid in its shared store (guard/install.ts).
+ * takes a lease on the CallSid in its shared store (guard/stream-admission.ts).
  */
 import { EventEmitter } from 'node:events';
 

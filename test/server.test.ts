@@ -1,10 +1,11 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { SERVER_JS, startServerProcess, type ServerProcess } from './helpers/server-process.js';
+import { SERVER_JS, startServerProcess } from './helpers/server-process.js';
 import { TEST_SECRET, testEnv } from './helpers/config.js';
 import { signedWebhook } from './helpers/webhook.js';
 import { createServer } from 'node:net';
+import { closeAfterEach } from './helpers/close-after-each.js';
 
 /** A port nothing listens on (bound, then released). */
 async function closedPort(): Promise<number> {
@@ -15,15 +16,11 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
-let server: ServerProcess | undefined;
-afterEach(async () => {
-  await server?.kill();
-  server = undefined;
-});
+const track = closeAfterEach();
 
 describe('the server process', () => {
   it('listens on an ephemeral port and answers a signed webhook over real HTTP', async () => {
-    server = await startServerProcess(testEnv({ NODE_ENV: 'production', PUBLIC_URL: 'https://voice.example.com' }));
+    const server = track(await startServerProcess(testEnv({ NODE_ENV: 'production', PUBLIC_URL: 'https://voice.example.com' })));
     const params = { CallSid: 'CA' + 'e'.repeat(32), From: '+15550009999' };
     const res = await fetch(`${server.baseUrl}/twilio/voice`, { method: 'POST', ...signedWebhook('/twilio/voice', params) });
     expect(res.status).toBe(200);
@@ -43,7 +40,7 @@ describe('the server process', () => {
   });
 
   it('without TWILIO_AUTH_TOKEN or HOST: listens on loopback only, and warns', async () => {
-    server = await startServerProcess(testEnv({ TWILIO_AUTH_TOKEN: undefined, NODE_ENV: 'development', HOST: undefined }));
+    const server = track(await startServerProcess(testEnv({ TWILIO_AUTH_TOKEN: undefined, NODE_ENV: 'development', HOST: undefined })));
     const warning = await server.waitForLine((r) => typeof r.msg === 'string' && r.msg.includes('signatures are NOT checked'));
     expect(warning.level).toBe(40);
     expect(warning.msg).toContain('listening on 127.0.0.1 only');
@@ -52,7 +49,7 @@ describe('the server process', () => {
   });
 
   it('without TWILIO_AUTH_TOKEN and with HOST=0.0.0.0 set: says loudly that anyone can open paid sessions', async () => {
-    server = await startServerProcess(testEnv({ TWILIO_AUTH_TOKEN: undefined, NODE_ENV: 'development', HOST: '0.0.0.0' }));
+    const server = track(await startServerProcess(testEnv({ TWILIO_AUTH_TOKEN: undefined, NODE_ENV: 'development', HOST: '0.0.0.0' })));
     const warning = await server.waitForLine((r) => typeof r.msg === 'string' && r.msg.includes('signatures are NOT checked'));
     expect(warning).toMatchObject({ level: 50, msg: expect.stringContaining('HOST=0.0.0.0 was set explicitly') });
     expect(warning.msg).toContain('anyone who can reach port 0 can open paid Realtime sessions unsigned');
@@ -62,14 +59,16 @@ describe('the server process', () => {
 
   it('logs one start-up summary, and an unreachable Redis at once with its host, port and cause', async () => {
     const redisPort = await closedPort();
-    server = await startServerProcess(
-      testEnv({
-        REDIS_URL: `redis://:redis-password-never-logged@127.0.0.1:${redisPort}/0`,
-        TWILIO_ACCOUNT_SID: 'AC' + '3'.repeat(32),
-        TRANSFER_NUMBER: '+15557654321',
-        API_TOKEN: 'server-test-api-token-0123456789',
-        DRAIN_TIMEOUT_SECONDS: '42',
-      }),
+    const server = track(
+      await startServerProcess(
+        testEnv({
+          REDIS_URL: `redis://:redis-password-never-logged@127.0.0.1:${redisPort}/0`,
+          TWILIO_ACCOUNT_SID: 'AC' + '3'.repeat(32),
+          TRANSFER_NUMBER: '+15557654321',
+          API_TOKEN: 'server-test-api-token-0123456789',
+          DRAIN_TIMEOUT_SECONDS: '42',
+        }),
+      ),
     );
     const summary = await server.waitForLine((r) => r.msg === 'voice-bridge started');
     expect(summary).toEqual({

@@ -125,7 +125,7 @@ export interface LaneOptions {
   readonly streamPath: string;
   /** Behind trusted proxies: the client addresses the hook saw (forwarded-clients.ts); else the socket's. */
   readonly forwarded: ForwardedClients | undefined;
-  /** The same credential check the hook runs (install.ts). */
+  /** The same credential check the hook runs (stream-admission.ts `streamCredentials`). */
   readonly credentials: (token: string, headers: IncomingHttpHeaders, now: number) => CredentialVerdict;
   readonly store: Pick<ImmediateDecisions, 'attemptNow'>;
   readonly draining: () => boolean;

@@ -9,7 +9,8 @@ import { MemoryStore, type MemoryStoreOptions } from './memory-store.js';
 import { RedisStore, type RedisStoreOptions } from './redis-store.js';
 import type { GuardStore } from './store.js';
 
-export { installGuard, type Guard, type GuardOptions, type GuardedStreamAuth } from './install.js';
+export { installGuard, type Guard, type GuardOptions } from './install.js';
+export type { GuardedStreamAuth } from './stream-admission.js';
 export type { GuardStore, GateVerdict, BanVerdict, RefusalLabel } from './store.js';
 export type { CredentialRejection } from './credentials.js';
 export { MemoryStore, RedisStore, guardLimits };

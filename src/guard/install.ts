@@ -28,31 +28,30 @@
  * have to be asked about, take the hook. Below both, a per-address cap on open connections
  * (connection-cap.ts) bounds how many sockets one address holds.
  *
+ * What a stream upgrade with valid credentials must pass besides is in stream-admission.ts.
  * Every store call is bounded (resilient-store.ts), so the hook always finishes.
  */
-import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { CallRegistry } from '../call-registry.js';
 import type { Config } from '../config.js';
 import { hasBearer } from '../bearer.js';
 import { httpRequestCounter } from '../http-requests.js';
 import type { Metrics } from '../metrics.js';
-import { FORWARDED_PREFIX_HEADER, STREAM_PATH, connectedStreamUrlBase } from '../twilio/stream-path.js';
-import type { StreamAuth } from '../stream/route.js';
-import { agentKey, clientKey, judgedAddress } from './client-ip.js';
+import { STREAM_PATH } from '../twilio/stream-path.js';
+import { clientKey, judgedAddress } from './client-ip.js';
 import { guardConnections, MAX_CONNECTIONS_PER_IP } from './connection-cap.js';
-import { checkStreamCredentials, streamTokenFor, tokenId, type CredentialRejection } from './credentials.js';
+import { streamTokenFor, type CredentialRejection } from './credentials.js';
 import { answerRefused } from './answers.js';
 import { laneScreen, screenUpgrades } from './fast-refusal.js';
 import { ForwardedClients } from './forwarded-clients.js';
 import { KeyedBuckets } from './keyed-buckets.js';
 import { guardLimits } from './limits.js';
 import { MemoryStore } from './memory-store.js';
-import { judgeUpgrade } from './judge.js';
 import { destroyUpgradeSocket, isUpgrade, type RefusalReason } from './refuse.js';
 import { ResilientStore } from './resilient-store.js';
 import { signedWebhookGate } from './signed-webhooks.js';
 import type { GuardStore } from './store.js';
+import { streamAdmission, streamCredentials } from './stream-admission.js';
 import { createVerdicts, type Judged } from './verdicts.js';
 
 /**
@@ -61,14 +60,6 @@ import { createVerdicts, type Judged } from './verdicts.js';
  * exempt from bans (a refusal costs about as much as the answer, so it need not be tighter).
  */
 export const HEALTH_BUDGET = Object.freeze({ ratePerMinute: 300, burst: 50 });
-
-/**
- * A live call's lease in the store (one stream per CallSid across instances), ms: released when
- * the stream's socket closes; this long only if the release is lost (an instance killed
- * mid-call, a Redis outage at that moment). Longer than any Realtime session (60 min at most),
- * so a live call never outlives its lease; a CallSid never streams again after its call anyway.
- */
-export const LIVE_CALL_LEASE_MS = 4 * 60 * 60 * 1000;
 
 export interface GuardOptions {
   readonly config: Config;
@@ -115,9 +106,6 @@ export interface Guard {
 /** The key a request is judged under (client-ip.ts); request.ip is undefined once the socket is gone. */
 const ipOf = (request: FastifyRequest): string => clientKey(judgedAddress(request));
 
-/** What the stream route receives; `slot` is released when the TCP socket closes. */
-export type GuardedStreamAuth = StreamAuth & { readonly slot: { readonly ip: string; release(): void } };
-
 export function installGuard(app: FastifyInstance, opts: GuardOptions): Guard {
   const { config, registry, metrics } = opts;
   const clock = opts.now ?? Date.now;
@@ -159,68 +147,21 @@ export function installGuard(app: FastifyInstance, opts: GuardOptions): Guard {
     clock,
   });
 
-  // Twilio signs the public URL it connected to; behind the two-instance proxy that may carry
-  // another instance's prefix, which the proxy stripped and names in a header (stream-path.ts).
-  const credentialsOf = (token: string, headers: IncomingHttpHeaders, now: number) =>
-    checkStreamCredentials({
-      streamSecret: config.streamSecret,
-      twilioAuthToken: config.twilioAuthToken,
-      streamUrlBase: connectedStreamUrlBase(config, headers[FORWARDED_PREFIX_HEADER]),
-      token,
-      signature: headers['x-twilio-signature'],
-      now,
-    });
+  const credentialsOf = streamCredentials(config);
 
   // Behind trusted proxies the lane needs Fastify's request.ip: it reuses answers the hook saw.
   const forwarded = config.trustProxy === false ? undefined : new ForwardedClients();
 
-  async function gateStream(at: Judged, token: string): Promise<void> {
-    const { request, ip, now } = at;
-    if (forwarded !== undefined && typeof request.ip === 'string') {
-      forwarded.learn(request.raw.socket.remoteAddress, request.headers['x-forwarded-for'], judgedAddress(request));
-    }
-    const credentials = credentialsOf(token, request.headers, now);
-    const draining = registry.draining;
-    // The fast lane's judge (judge.ts); the store is asked only about anonymous attempts.
-    const first = judgeUpgrade({ credentials, draining, attempt: undefined });
-    const judged =
-      first.kind === 'ask_store'
-        ? judgeUpgrade({ credentials, draining, attempt: await store.attempt(ip, agentKey(ip, request.headers['user-agent']), now, !draining) })
-        : first;
-    if (judged.kind === 'refuse') return verdicts.answer(at, judged.answer);
-
-    // Valid credentials: one stream per call first (a replayed webhook mints a fresh valid token
-    // for a live call), capacity (local and cheap), then single use, then the slot.
-    // (A token claimed and then refused for capacity stays used: Twilio does not retry a stream.)
-    // Streams only: a pre-warmed upstream reserved for this very call must not refuse its stream.
-    if (registry.isStreaming(judged.callSid)) return say(at, { status: 409, reason: 'call_live' });
-    if (registry.streams >= config.maxCalls) return say(at, { status: 503, reason: 'capacity' });
-    if (registry.streamsFrom(ip) >= config.maxStreamsPerIp) return say(at, { status: 429, reason: 'ip_cap' });
-    const id = tokenId(judged.callSid, judged.expiresAt);
-    if (!(await store.claimToken(id, judged.expiresAt * 1000, now))) return say(at, { status: 409, reason: 'token_reused' });
-    // Every instance sharing the store: the call's lease (memory alone: this instance's view).
-    const callSid = judged.callSid;
-    if (!(await store.claimCall(callSid, now + LIVE_CALL_LEASE_MS, now))) return say(at, { status: 409, reason: 'call_live' });
-    // Authoritative and synchronous: two upgrades racing for the last slot, or for one call, cannot both get it.
-    const slot = registry.tryAcquire(ip, callSid);
-    if (slot === 'call_live') return say(at, { status: 409, reason: 'call_live' }); // the lease is the live stream's
-    if (typeof slot !== 'object') store.releaseCall(callSid).catch(logStoreFailure(request.log, 'release_call'));
-    if (slot === 'capacity') return say(at, { status: 503, reason: 'capacity' });
-    if (slot === 'ip_cap') return say(at, { status: 429, reason: 'ip_cap' });
-    // Held until the TCP socket closes, so the caps count real sockets whatever the route does.
-    const socket = request.raw.socket;
-    const release = (): void => {
-      slot.release();
-      store.releaseCall(callSid).catch(logStoreFailure(request.log, 'release_call'));
-    };
-    socket.once('close', release);
-    if (socket.destroyed) release(); // the client left during the claims
-    // From now on MAX_STREAMS_PER_IP bounds this socket, not the connection cap (see connection-cap.ts).
-    connections.adopt(socket);
-    const auth: GuardedStreamAuth = { callSid, token, expiresAt: judged.expiresAt, slot };
-    request.streamAuth = auth;
-    request.log.debug({ callSid }, 'stream upgrade admitted');
-  }
+  const gateStream = streamAdmission({
+    config,
+    registry,
+    store,
+    verdicts,
+    credentials: credentialsOf,
+    forwarded,
+    adopt: (socket) => connections.adopt(socket),
+    logStoreFailure,
+  });
 
   /** Health routes: no ban applies; their own budget bounds them. */
   function gateHealth(at: Judged): void {

@@ -36,7 +36,7 @@ export const REASONS = Object.freeze({
   automated_tool: { code: 'automated_tool', statuses: [403, 429], message: 'one user agent bursting from one address' },
   health_rate_limited: { code: 'health_rate_limited', statuses: [429], message: 'health routes past their per-address budget' },
   connection_cap: { code: 'connection_cap', statuses: [], message: 'connection reset: its address holds the most open' },
-  // Admission of a valid stream (install.ts).
+  // Admission of a valid stream (stream-admission.ts).
   token_reused: { code: 'token_reused', statuses: [409], message: 'stream token already used' },
   call_live: { code: 'call_live', statuses: [409], message: 'the CallSid already streams' },
   capacity: { code: 'capacity', statuses: [503], message: 'MAX_CALLS streams open' },

@@ -10,7 +10,9 @@
 import type { RawData, WebSocket } from 'ws';
 import type { CallContext } from './call-context.js';
 import type { EndReason } from './end-reason.js';
-import { InvalidFrameRun, clearMessage, markMessage, mediaMessage, parseTwilioFrame, type TwilioInbound, type TwilioStart } from './twilio-protocol.js';
+import { parseTwilioFrame, type TwilioInbound, type TwilioStart } from './twilio-protocol.js';
+import { clearMessage, markMessage, mediaMessage } from './twilio-outbound.js';
+import { InvalidFrameRun } from './invalid-frame-run.js';
 import { sendAudioFrame } from './backpressure.js';
 import { MEDIA_TOO_FAST_CLOSE_MS, MediaPacer } from './media-pacer.js';
 import { MULAW_BYTES_PER_MS } from './frame-aggregator.js';

@@ -16,12 +16,17 @@
  * customParameters values, media payload and timestamp, mark name, dtmf digit); a documented
  * field it does not act on may be absent but, when present, must have its documented type.
  * Anything else is a verdict (`ok: false` with a reason), never an exception: the session counts
- * invalid frames and closes with 1008 after INVALID_FRAME_LIMIT in a row (see InvalidFrameRun).
+ * invalid frames and closes with 1008 after INVALID_FRAME_LIMIT in a row (invalid-frame-run.ts).
+ * The field readers are in twilio-fields.ts.
  *
- * Outbound (us → Twilio, bidirectional `<Connect><Stream>` only): media, mark, clear.
+ * Outbound (us → Twilio, bidirectional `<Connect><Stream>` only): media, mark, clear, built in
+ * twilio-outbound.ts.
  */
 import { decodeStrictBase64, isJsonObject as isObj, NOT_JSON, parseJsonText, type JsonObject as Obj } from './peer-input.js';
+import { countValue, NOT_A_COUNT, objField, optCount, optMediaFormat, optStr, optTracks, ShapeError, str, stringRecord } from './twilio-fields.js';
 import { scanTwilioMedia } from './twilio-media-scan.js';
+
+// The session's imports from before the split (outbound builders, the invalid-frame run).
 
 export type InvalidFrameReason =
   | 'binary' // Twilio only sends text frames
@@ -101,12 +106,6 @@ export type ParseResult =
   | { readonly ok: true; readonly message: TwilioInbound }
   | { readonly ok: false; readonly reason: InvalidFrameReason };
 
-/** Consecutive invalid frames that close the socket (1008). Config: INVALID_FRAME_LIMIT. @default 10 */
-export const INVALID_FRAME_LIMIT = 10;
-
-/** Longest decimal counter accepted ("1", "42" as Twilio sends them): 15 digits keeps it a safe integer. */
-const MAX_COUNTER_DIGITS = 15;
-
 /** Verdicts carry no per-frame data, so each is one shared frozen object (no allocation per bad frame). */
 const verdict = (reason: InvalidFrameReason): ParseResult => Object.freeze({ ok: false, reason });
 const BINARY = verdict('binary');
@@ -124,83 +123,6 @@ const BAD_DTMF = verdict('bad_dtmf');
  * it in words the caller never said.
  */
 const DTMF_DIGIT = /^[0-9*#A-D]$/;
-
-/** Signals a shape problem from deep inside a field reader; caught only in this module. */
-class ShapeError extends Error {}
-
-function objField(o: Obj, key: string): Obj {
-  const v = o[key];
-  if (!isObj(v)) throw new ShapeError(key);
-  return v;
-}
-
-function str(o: Obj, key: string): string {
-  const v = o[key];
-  if (typeof v !== 'string' || v === '') throw new ShapeError(key);
-  return v;
-}
-
-function optStr(o: Obj, key: string): string | undefined {
-  const v = o[key];
-  if (v === undefined) return undefined;
-  if (typeof v !== 'string') throw new ShapeError(key);
-  return v;
-}
-
-/** Marks a counter field that is present but not a counter (see countValue). */
-const NOT_A_COUNT = -1;
-
-/**
- * A non-negative integer sent as a decimal string (as Twilio does) or as a JSON number;
- * undefined when absent, NOT_A_COUNT when present but neither. A loop, not a regex: it runs three
- * times per media frame.
- */
-function countValue(v: unknown): number | undefined {
-  if (v === undefined) return undefined;
-  if (typeof v === 'string') {
-    const n = v.length;
-    if (n === 0 || n > MAX_COUNTER_DIGITS) return NOT_A_COUNT;
-    for (let i = 0; i < n; i++) {
-      const c = v.charCodeAt(i);
-      if (c < 48 /* 0 */ || c > 57 /* 9 */) return NOT_A_COUNT;
-    }
-    return Number(v);
-  }
-  if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return v;
-  return NOT_A_COUNT;
-}
-
-function optCount(o: Obj, key: string): number | undefined {
-  const v = countValue(o[key]);
-  if (v === NOT_A_COUNT) throw new ShapeError(key);
-  return v;
-}
-
-function stringRecord(o: Obj, key: string): Readonly<Record<string, string>> {
-  const v = o[key];
-  if (v === undefined) return {};
-  if (!isObj(v) || !Object.values(v).every((x) => typeof x === 'string')) throw new ShapeError(key);
-  // JSON.parse made `v`, so `__proto__` is an own data key here, not the prototype.
-  return v as Record<string, string>;
-}
-
-function optMediaFormat(o: Obj): MediaFormat | undefined {
-  const v = o.mediaFormat;
-  if (v === undefined) return undefined;
-  if (!isObj(v)) throw new ShapeError('mediaFormat');
-  const { encoding, sampleRate, channels } = v;
-  if (typeof encoding !== 'string' || typeof sampleRate !== 'number' || typeof channels !== 'number') {
-    throw new ShapeError('mediaFormat');
-  }
-  return { encoding, sampleRate, channels };
-}
-
-function optTracks(o: Obj): readonly string[] | undefined {
-  const v = o.tracks;
-  if (v === undefined) return undefined;
-  if (!Array.isArray(v) || !v.every((t) => typeof t === 'string')) throw new ShapeError('tracks');
-  return v as string[];
-}
 
 /**
  * Parses one WebSocket message from Twilio. Never throws.
@@ -299,50 +221,5 @@ function parseEvent(m: Obj, event: string, started: boolean): ParseResult {
     }
     default:
       return UNKNOWN_EVENT;
-  }
-}
-
-/** Outbound `media`: µ-law bytes for Twilio to play, base64 in `media.payload`. */
-export function mediaMessage(streamSid: string, audio: Buffer): string {
-  // Built as text (base64 needs no escaping; the sid goes through JSON.stringify): a frame's
-  // worth of JSON.stringify on the object costs more than the rest of sending it.
-  return `{"event":"media","streamSid":${JSON.stringify(streamSid)},"media":{"payload":"${audio.toString('base64')}"}}`;
-}
-
-/** Outbound `mark`: Twilio echoes it back once all audio sent before it has played. */
-export function markMessage(streamSid: string, name: string): string {
-  return JSON.stringify({ event: 'mark', streamSid, mark: { name } });
-}
-
-/** Outbound `clear`: Twilio drops buffered audio and echoes every outstanding mark at once. */
-export function clearMessage(streamSid: string): string {
-  return JSON.stringify({ event: 'clear', streamSid });
-}
-
-/**
- * Counts consecutive invalid frames. A valid frame resets the run; the `limit`-th invalid frame
- * in a row is the verdict to close (1008). Counting a run, not a total, keeps one odd frame in
- * a long call harmless while a peer that sends only junk is cut off after `limit` frames.
- */
-export class InvalidFrameRun {
-  private run = 0;
-
-  constructor(readonly limit: number = INVALID_FRAME_LIMIT) {
-    if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError(`limit must be an integer >= 1 (got ${limit})`);
-  }
-
-  /** Invalid frames in the current run. */
-  get count(): number {
-    return this.run;
-  }
-
-  /** Records one frame's verdict. @returns true when the socket must close (limit reached). */
-  record(ok: boolean): boolean {
-    if (ok) {
-      this.run = 0;
-      return false;
-    }
-    this.run += 1;
-    return this.run >= this.limit;
   }
 }

@@ -1,20 +1,17 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { registerCallStatusRoute } from '../../src/calls/call-status-route.js';
 import { testConfig } from '../helpers/config.js';
 import { signedWebhook } from '../helpers/webhook.js';
+import { closeAfterEach } from '../helpers/close-after-each.js';
 
 const PATH = '/twilio/call-status';
-let app: FastifyInstance | undefined;
-afterEach(async () => {
-  await app?.close();
-  app = undefined;
-});
+const track = closeAfterEach();
 
 function makeApp(env: Record<string, string | undefined> = {}) {
   const over: string[] = [];
   const rejected: string[] = [];
-  app = Fastify();
+  const app = track(Fastify());
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) =>
     done(null, Object.fromEntries(new URLSearchParams(body as string))),
   );

@@ -1,12 +1,13 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { createServer } from 'node:net';
 import { buildApp } from '../../src/app.js';
 import { createMetrics } from '../../src/metrics.js';
 import { CallRegistry } from '../../src/call-registry.js';
 import { captureLogs, type LogCapture } from '../helpers/log-capture.js';
+import { closeAfterEach } from '../helpers/close-after-each.js';
 import { TEST_AUTH_TOKEN, testConfig } from '../helpers/config.js';
-import { startFakeTwilioRest, type FakeTwilioRest, type Misbehaviour } from '../helpers/fake-twilio-rest.js';
+import { startFakeTwilioRest, type FakeTwilioRest, type Misbehaviour } from '../../tools/fakes/fake-twilio-rest.js';
 import { MAX_REPLY_BYTES } from '../../src/calls/twilio-rest.js';
 import Fastify from 'fastify';
 import { PLACED_UNREADABLE_DETAIL, registerCallsRoute } from '../../src/calls/calls-route.js';
@@ -17,17 +18,12 @@ const ACCOUNT_SID = 'AC' + '1'.repeat(32);
 const API_TOKEN = 'calls-api-token-for-tests-0123456789';
 const FROM = '+15550001111';
 
+const track = closeAfterEach();
 let rest: FakeTwilioRest;
-let app: FastifyInstance | undefined;
 let logs: LogCapture;
 
 beforeEach(async () => {
-  rest = await startFakeTwilioRest({ accountSid: ACCOUNT_SID, authToken: TEST_AUTH_TOKEN });
-});
-afterEach(async () => {
-  await app?.close();
-  app = undefined;
-  await rest.close();
+  rest = track(await startFakeTwilioRest({ accountSid: ACCOUNT_SID, authToken: TEST_AUTH_TOKEN }));
 });
 
 async function makeApp(env: Record<string, string | undefined> = {}, registry?: CallRegistry): Promise<FastifyInstance> {
@@ -39,8 +35,7 @@ async function makeApp(env: Record<string, string | undefined> = {}, registry?: 
     ...env,
   });
   logs = captureLogs(config);
-  app = await buildApp(config, { logger: logs.logger, metrics: createMetrics({ processDefaults: false }), registry });
-  return app;
+  return track(await buildApp(config, { logger: logs.logger, metrics: createMetrics({ processDefaults: false }), registry }));
 }
 
 function post(a: FastifyInstance, body: unknown, headers: Record<string, string> = {}, remoteAddress = '127.0.0.1') {
@@ -282,7 +277,7 @@ describe('POST /calls when Twilio misbehaves', () => {
   it('answers an internal error with 500 and a generic message; the detail goes to the log only', async () => {
     const config = testConfig({ API_TOKEN, TWILIO_ACCOUNT_SID: ACCOUNT_SID, TWILIO_PHONE_NUMBER: FROM });
     const capture = captureLogs(config);
-    const broken = Fastify({ loggerInstance: capture.logger as FastifyBaseLogger });
+    const broken = track(Fastify({ loggerInstance: capture.logger as FastifyBaseLogger }));
     registerCallsRoute(broken, {
       config,
       registry: new CallRegistry({ maxCalls: 1, maxStreamsPerIp: 1 }),
@@ -294,23 +289,19 @@ describe('POST /calls when Twilio misbehaves', () => {
       greetings: new PendingGreetings(),
       now: Date.now,
     });
-    try {
-      const res = await post(broken, { to: '+15557654321' });
-      expect(res.statusCode).toBe(500);
-      expect(res.json()).toEqual({ error: 'Internal Server Error', reason: 'internal', message: 'internal error; the details are in the server log' });
-      expect(res.body).not.toContain('Cannot read');
-      const logged = capture.records().find((r) => r.msg === 'POST /calls failed');
-      expect(logged).toMatchObject({ level: 50, err: { message: "Cannot read properties of null (reading 'sid')" } });
-    } finally {
-      await broken.close();
-    }
+    const res = await post(broken, { to: '+15557654321' });
+    expect(res.statusCode).toBe(500);
+    expect(res.json()).toEqual({ error: 'Internal Server Error', reason: 'internal', message: 'internal error; the details are in the server log' });
+    expect(res.body).not.toContain('Cannot read');
+    const logged = capture.records().find((r) => r.msg === 'POST /calls failed');
+    expect(logged).toMatchObject({ level: 50, err: { message: "Cannot read properties of null (reading 'sid')" } });
   });
 });
 
 describe('registerCallsRoute hooks', () => {
   it('tells the guard about a wrong API token, not about a missing one', async () => {
     const bad: string[] = [];
-    const bare = Fastify();
+    const bare = track(Fastify());
     registerCallsRoute(bare, {
       config: testConfig({ API_TOKEN }),
       registry: new CallRegistry({ maxCalls: 1, maxStreamsPerIp: 1 }),
@@ -319,13 +310,9 @@ describe('registerCallsRoute hooks', () => {
       now: Date.now,
       onBadToken: (request) => bad.push(request.url),
     });
-    try {
-      expect((await post(bare, { to: '+15557654321' }, { authorization: 'Bearer wrong' })).statusCode).toBe(401);
-      expect((await post(bare, { to: '+15557654321' }, { authorization: '' })).statusCode).toBe(401);
-      expect(bad).toEqual(['/calls']);
-    } finally {
-      await bare.close();
-    }
+    expect((await post(bare, { to: '+15557654321' }, { authorization: 'Bearer wrong' })).statusCode).toBe(401);
+    expect((await post(bare, { to: '+15557654321' }, { authorization: '' })).statusCode).toBe(401);
+    expect(bad).toEqual(['/calls']);
   });
 });
 

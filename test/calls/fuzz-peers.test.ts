@@ -8,14 +8,15 @@
  * call either goes on (it still answers a tool call and a key press after each batch) or ends
  * with one of its defined close codes, never with internal_error; no error line is logged.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { startBridge, type Bridge } from '../helpers/bridge.js';
-import { readFixture } from '../helpers/audio.js';
+import { startBridge } from '../helpers/bridge.js';
+import { closeAfterEach } from '../helpers/close-after-each.js';
+import { readFixture } from '../../tools/fakes/audio.js';
 import { TEST_AUTH_TOKEN } from '../helpers/config.js';
-import { startFakeTwilioRest, type FakeTwilioRest } from '../helpers/fake-twilio-rest.js';
-import type { FakeRealtimeConnection } from '../helpers/fake-realtime.js';
-import type { FakeTwilioCall } from '../helpers/fake-twilio.js';
+import { startFakeTwilioRest } from '../../tools/fakes/fake-twilio-rest.js';
+import type { FakeRealtimeConnection } from '../../tools/fakes/fake-realtime-connection.js';
+import type { FakeTwilioCall } from '../../tools/fakes/fake-twilio-call.js';
 import { realtimeFrame, twilioFrame, type FuzzFrame } from '../helpers/peer-fuzz.js';
 import { until } from '../helpers/until.js';
 
@@ -50,14 +51,7 @@ function forCall(frame: FuzzFrame, call: FakeTwilioCall): string | Buffer {
   return frame.data.replaceAll(STREAM_SID, call.streamSid).replaceAll(CALL_SID, call.callSid);
 }
 
-let bridge: Bridge | undefined;
-let rest: FakeTwilioRest | undefined;
-afterEach(async () => {
-  await bridge?.close();
-  await rest?.close();
-  bridge = undefined;
-  rest = undefined;
-});
+const track = closeAfterEach();
 
 interface Fuzzed {
   call: FakeTwilioCall;
@@ -66,9 +60,8 @@ interface Fuzzed {
 
 describe('fuzzing both peers of a live call', () => {
   it('ends at most the fuzzed call, with a defined close, while a call beside it relays every byte', { timeout: 120_000 }, async () => {
-    rest = await startFakeTwilioRest({ accountSid: ACCOUNT_SID, authToken: TEST_AUTH_TOKEN });
-    const b = await startBridge({ TWILIO_ACCOUNT_SID: ACCOUNT_SID, TWILIO_API_BASE_URL: rest.url, TRANSFER_NUMBER: '+15557654321' });
-    bridge = b;
+    const rest = track(await startFakeTwilioRest({ accountSid: ACCOUNT_SID, authToken: TEST_AUTH_TOKEN }));
+    const b = track(await startBridge({ TWILIO_ACCOUNT_SID: ACCOUNT_SID, TWILIO_API_BASE_URL: rest.url, TRANSFER_NUMBER: '+15557654321' }));
     let connections = 0;
     const open = async (): Promise<Fuzzed> => {
       const call = await b.call();

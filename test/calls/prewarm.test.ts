@@ -1,26 +1,19 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { startBridge, type Bridge } from '../helpers/bridge.js';
-import { readFixture } from '../helpers/audio.js';
+import { closeAfterEach } from '../helpers/close-after-each.js';
+import { readFixture } from '../../tools/fakes/audio.js';
 import { TEST_AUTH_TOKEN } from '../helpers/config.js';
-import { connectFakeTwilio, type FakeTwilioCall } from '../helpers/fake-twilio.js';
-import { startFakeTwilioRest, type FakeTwilioRest } from '../helpers/fake-twilio-rest.js';
+import { connectFakeTwilio } from '../../tools/fakes/fake-twilio.js';
+import type { FakeTwilioCall } from '../../tools/fakes/fake-twilio-call.js';
+import { startFakeTwilioRest } from '../../tools/fakes/fake-twilio-rest.js';
 import { signedWebhook } from '../helpers/webhook.js';
 import { until } from '../helpers/until.js';
 
 const PUBLIC_URL = 'https://voice.example.com';
 const caller = readFixture('caller-8k.ulaw').subarray(0, 8000);
 
-let bridge: Bridge | undefined;
-let rest: FakeTwilioRest | undefined;
-const calls: FakeTwilioCall[] = [];
-afterEach(async () => {
-  for (const call of calls.splice(0)) call.socket.terminate();
-  await bridge?.close();
-  await rest?.close();
-  bridge = undefined;
-  rest = undefined;
-});
+const track = closeAfterEach();
 
 const newCallSid = () => 'CA' + randomBytes(16).toString('hex');
 
@@ -41,7 +34,8 @@ function tokenFrom(twiml: string): string {
 
 async function stream(b: Bridge, callSid: string, token: string): Promise<FakeTwilioCall> {
   const call = await connectFakeTwilio({ url: b.streamUrl(token), token, callSid });
-  calls.push(call);
+  // Cut, not closed: a test that failed half-way must not wait for a close handshake.
+  track(() => call.socket.terminate());
   return call;
 }
 
@@ -53,7 +47,7 @@ async function prewarmOutcomes(b: Bridge): Promise<Record<string, number>> {
 
 describe('pre-warmed upstream sessions', () => {
   it('open and configure at a signed webhook, and the stream adopts it: one upstream connection in total', async () => {
-    bridge = await startBridge({ GREETING: 'Thanks for calling the test line.' });
+    const bridge = track(await startBridge({ GREETING: 'Thanks for calling the test line.' }));
     const callSid = newCallSid();
     const res = await webhook(bridge, '/twilio/voice', { CallSid: callSid, From: '+15550002222' });
     expect(res.statusCode).toBe(200);
@@ -84,7 +78,7 @@ describe('pre-warmed upstream sessions', () => {
   });
 
   it('is off with PREWARM=off: the webhook opens nothing, the stream opens its upstream at start', async () => {
-    bridge = await startBridge({ PREWARM: 'off' });
+    const bridge = track(await startBridge({ PREWARM: 'off' }));
     const callSid = newCallSid();
     const res = await webhook(bridge, '/twilio/voice', { CallSid: callSid });
     expect(res.statusCode).toBe(200);
@@ -97,7 +91,7 @@ describe('pre-warmed upstream sessions', () => {
   });
 
   it('is adopted while still connecting (300 ms handshake), with session.update before the greeting', async () => {
-    bridge = await startBridge({ GREETING: 'Hello.' }, { realtime: { handshakeDelayMs: 300 } });
+    const bridge = track(await startBridge({ GREETING: 'Hello.' }, { realtime: { handshakeDelayMs: 300 } }));
     const callSid = newCallSid();
     const res = await webhook(bridge, '/twilio/outbound', { CallSid: callSid, To: '+15550003333' });
     const call = await stream(bridge, callSid, tokenFrom(res.body));
@@ -109,7 +103,7 @@ describe('pre-warmed upstream sessions', () => {
   });
 
   it('is closed when no stream comes in time, and its call slot is released', async () => {
-    bridge = await startBridge({}, { deps: { prewarmTimeoutMs: 300 } });
+    const bridge = track(await startBridge({}, { deps: { prewarmTimeoutMs: 300 } }));
     await webhook(bridge, '/twilio/voice', { CallSid: newCallSid() });
     const conn = await bridge.realtime.waitForConnection(0);
     expect(bridge.app.registry.live).toBe(1);
@@ -121,7 +115,7 @@ describe('pre-warmed upstream sessions', () => {
   });
 
   it('opens nothing for an unsigned or wrongly signed webhook', async () => {
-    bridge = await startBridge();
+    const bridge = track(await startBridge());
     const params = { CallSid: newCallSid(), From: '+15550002222' };
     expect((await webhook(bridge, '/twilio/voice', params, null)).statusCode).toBe(403);
     expect((await webhook(bridge, '/twilio/voice', params, 'bm90IGEgc2lnbmF0dXJlIGF0IGFsbA==')).statusCode).toBe(403);
@@ -136,7 +130,7 @@ describe('pre-warmed upstream sessions', () => {
   });
 
   it('is off when webhook signatures are not checked (no TWILIO_AUTH_TOKEN)', async () => {
-    bridge = await startBridge({ TWILIO_AUTH_TOKEN: undefined });
+    const bridge = track(await startBridge({ TWILIO_AUTH_TOKEN: undefined }));
     const callSid = newCallSid();
     const res = await webhook(bridge, '/twilio/voice', { CallSid: callSid }, null);
     expect(res.statusCode).toBe(200);
@@ -149,7 +143,7 @@ describe('pre-warmed upstream sessions', () => {
   });
 
   it('counts toward MAX_CALLS, and a repeated webhook for the same call opens no second one', async () => {
-    bridge = await startBridge({ MAX_CALLS: '1' });
+    const bridge = track(await startBridge({ MAX_CALLS: '1' }));
     const callSid = newCallSid();
     const first = await webhook(bridge, '/twilio/voice', { CallSid: callSid });
     const again = await webhook(bridge, '/twilio/voice', { CallSid: callSid });
@@ -173,14 +167,16 @@ describe('pre-warmed upstream sessions', () => {
 describe('outbound calls end to end', () => {
   it('speaks the greeting given to POST /calls on that call, and call-status closes an orphaned pre-warm', async () => {
     const accountSid = 'AC' + '3'.repeat(32);
-    rest = await startFakeTwilioRest({ accountSid, authToken: TEST_AUTH_TOKEN });
-    bridge = await startBridge({
-      API_TOKEN: 'calls-api-token-for-tests-0123456789',
-      TWILIO_ACCOUNT_SID: accountSid,
-      TWILIO_PHONE_NUMBER: '+15550001111',
-      TWILIO_API_BASE_URL: rest.url,
-      GREETING: 'The default greeting.',
-    });
+    const rest = track(await startFakeTwilioRest({ accountSid, authToken: TEST_AUTH_TOKEN }));
+    const bridge = track(
+      await startBridge({
+        API_TOKEN: 'calls-api-token-for-tests-0123456789',
+        TWILIO_ACCOUNT_SID: accountSid,
+        TWILIO_PHONE_NUMBER: '+15550001111',
+        TWILIO_API_BASE_URL: rest.url,
+        GREETING: 'The default greeting.',
+      }),
+    );
     const placed = await bridge.app.inject({
       method: 'POST',
       url: '/calls',

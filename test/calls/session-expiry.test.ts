@@ -1,8 +1,9 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { WRAP_UP_LEAD_MS, wrapUpDelayMs } from '../../src/calls/session-expiry.js';
-import { startBridge, type Bridge } from '../helpers/bridge.js';
+import { startBridge } from '../helpers/bridge.js';
+import { closeAfterEach } from '../helpers/close-after-each.js';
 import { TEST_AUTH_TOKEN } from '../helpers/config.js';
-import { startFakeTwilioRest, type FakeTwilioRest } from '../helpers/fake-twilio-rest.js';
+import { startFakeTwilioRest } from '../../tools/fakes/fake-twilio-rest.js';
 
 describe('wrapUpDelayMs', () => {
   it('is the time until one lead before expiry, 0 when inside the lead, null when unusable', () => {
@@ -15,20 +16,13 @@ describe('wrapUpDelayMs', () => {
   });
 });
 
-let bridge: Bridge | undefined;
-let rest: FakeTwilioRest | undefined;
-afterEach(async () => {
-  await bridge?.close();
-  await rest?.close();
-  bridge = undefined;
-  rest = undefined;
-});
+const track = closeAfterEach();
 
 describe('the Realtime session maximum duration', () => {
   it('asks the assistant to wrap up a minute early, and a hard expiry still ends the call with the apology', async () => {
     const accountSid = 'AC' + '5'.repeat(32);
-    rest = await startFakeTwilioRest({ accountSid, authToken: TEST_AUTH_TOKEN });
-    bridge = await startBridge({ TWILIO_ACCOUNT_SID: accountSid, TWILIO_API_BASE_URL: rest.url });
+    const rest = track(await startFakeTwilioRest({ accountSid, authToken: TEST_AUTH_TOKEN }));
+    const bridge = track(await startBridge({ TWILIO_ACCOUNT_SID: accountSid, TWILIO_API_BASE_URL: rest.url }));
     const call = await bridge.call();
     const conn = await bridge.realtime.waitForConnection();
     await conn.waitForEvent('session.update');

@@ -1,11 +1,12 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startBridge, type Bridge } from '../helpers/bridge.js';
-import { readFixture } from '../helpers/audio.js';
+import { closeAfterEach } from '../helpers/close-after-each.js';
+import { readFixture } from '../../tools/fakes/audio.js';
 import { TEST_AUTH_TOKEN } from '../helpers/config.js';
-import { startFakeTwilioRest, type FakeTwilioRest, type Misbehaviour } from '../helpers/fake-twilio-rest.js';
+import { startFakeTwilioRest, type FakeTwilioRest, type Misbehaviour } from '../../tools/fakes/fake-twilio-rest.js';
 import type { RestFailure } from '../../src/calls/twilio-rest.js';
-import type { FakeRealtimeConnection } from '../helpers/fake-realtime.js';
-import type { FakeTwilioCall } from '../helpers/fake-twilio.js';
+import type { FakeRealtimeConnection } from '../../tools/fakes/fake-realtime-connection.js';
+import type { FakeTwilioCall } from '../../tools/fakes/fake-twilio-call.js';
 import { until } from '../helpers/until.js';
 import { expectNoUnhandledRejections } from '../helpers/unhandled.js';
 
@@ -14,18 +15,11 @@ const TRANSFER_NUMBER = '+15557654321';
 /** 1.5 s of the agent fixture: the goodbye. */
 const goodbye = readFixture('agent-8k.ulaw').subarray(0, 12_000);
 
-let bridge: Bridge | undefined;
-let rest: FakeTwilioRest | undefined;
-afterEach(async () => {
-  await bridge?.close();
-  await rest?.close();
-  bridge = undefined;
-  rest = undefined;
-});
+const track = closeAfterEach();
 
 async function setUp(env: Record<string, string | undefined> = {}): Promise<{ bridge: Bridge; rest: FakeTwilioRest }> {
-  rest = await startFakeTwilioRest({ accountSid: ACCOUNT_SID, authToken: TEST_AUTH_TOKEN });
-  bridge = await startBridge({ TWILIO_ACCOUNT_SID: ACCOUNT_SID, TWILIO_API_BASE_URL: rest.url, TRANSFER_NUMBER, ...env });
+  const rest = track(await startFakeTwilioRest({ accountSid: ACCOUNT_SID, authToken: TEST_AUTH_TOKEN }));
+  const bridge = track(await startBridge({ TWILIO_ACCOUNT_SID: ACCOUNT_SID, TWILIO_API_BASE_URL: rest.url, TRANSFER_NUMBER, ...env }));
   return { bridge, rest };
 }
 
@@ -66,8 +60,7 @@ describe('tool declarations', () => {
     await first.call.hangUp();
     await b.close();
 
-    bridge = await startBridge({ TWILIO_ACCOUNT_SID: undefined });
-    const second = await connected(bridge);
+    const second = await connected(track(await startBridge({ TWILIO_ACCOUNT_SID: undefined })));
     expect((await second.conn.waitForEvent('session.update')).session).not.toHaveProperty('tools');
     await second.call.hangUp();
   });
@@ -176,7 +169,7 @@ describe('transfer_call', () => {
 
 describe('other tool calls', () => {
   it('answers an unknown tool with an error output and a new response, and the call goes on', async () => {
-    const { bridge: b } = await setUp();
+    const { bridge: b, rest: r } = await setUp();
     const { call, conn } = await connected(b);
     functionCall(conn, 'launch_rockets', '{"count":3}', 'call_x');
     const output = await conn.waitForEvent('conversation.item.create');
@@ -201,7 +194,7 @@ describe('other tool calls', () => {
     await conn.sendAudio(goodbye.subarray(0, 1600), { intervalMs: 0 });
     await call.waitForCount('media', 1);
     expect(call.isOpen).toBe(true);
-    expect(rest!.requests).toHaveLength(0);
+    expect(r.requests).toHaveLength(0);
     await call.hangUp();
   });
 });
@@ -292,7 +285,7 @@ describe('malformed tool calls from the model', () => {
   it('answers a function call without arguments with an error output, and the call goes on', async () => {
     // Before validation at the boundary this reached Buffer.byteLength(undefined) inside ws's
     // message listener: an uncaught TypeError that took the process and every call down.
-    const { bridge: b } = await setUp();
+    const { bridge: b, rest: r } = await setUp();
     const { call, conn } = await connected(b);
     conn.send({ type: 'response.function_call_arguments.done', response_id: 'resp_tool', item_id: 'item_tool', call_id: 'call_noargs', name: 'end_call' });
     const output = await conn.waitForEvent('conversation.item.create');
@@ -316,7 +309,7 @@ describe('malformed tool calls from the model', () => {
     await conn.sendAudio(goodbye.subarray(0, 1600), { intervalMs: 0 });
     await call.waitForCount('media', 1);
     expect(call.isOpen).toBe(true);
-    expect(rest!.requests).toHaveLength(0);
+    expect(r.requests).toHaveLength(0);
     await call.hangUp();
     await until(() => b.app.sessions.size === 0, 5000, 'session gone');
     expect(endReasons(b)).toEqual(['twilio_stop']);

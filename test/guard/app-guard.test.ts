@@ -2,18 +2,17 @@
  * The guard inside the real app (buildApp), over real sockets, with the fake Realtime upstream
  * counting connections: refusals happen before the upgrade and never open an upstream session.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { closeAfterEach } from '../helpers/close-after-each.js';
 import { startBridge, type Bridge } from '../helpers/bridge.js';
-import { connectFakeTwilio, UpgradeRejectedError, type FakeTwilioCall } from '../helpers/fake-twilio.js';
+import { connectFakeTwilio, UpgradeRejectedError } from '../../tools/fakes/fake-twilio.js';
+import type { FakeTwilioCall } from '../../tools/fakes/fake-twilio-call.js';
 import { signedWebhook } from '../helpers/webhook.js';
 import { httpCall } from './harness.js';
 import { mintStreamToken } from '../../src/twilio/stream-token.js';
 import { TEST_SECRET } from '../helpers/config.js';
 
-let bridge: Bridge;
-afterEach(async () => {
-  await bridge?.close();
-});
+const track = closeAfterEach();
 
 async function refusal(promise: Promise<FakeTwilioCall>): Promise<UpgradeRejectedError> {
   try {
@@ -28,7 +27,7 @@ async function refusal(promise: Promise<FakeTwilioCall>): Promise<UpgradeRejecte
 
 describe('the guard in the app', () => {
   it('401 without a token, then 403 with Retry-After for that IP; a valid token from it still connects', async () => {
-    bridge = await startBridge();
+    const bridge = track(await startBridge());
     const ip = '127.0.0.21';
     const noToken = await refusal(connectFakeTwilio({ url: bridge.streamUrl('not-a-token'), localAddress: ip }));
     expect(noToken.statusCode).toBe(401);
@@ -48,7 +47,7 @@ describe('the guard in the app', () => {
   });
 
   it('409 for a token already used, and nothing opened upstream for it', async () => {
-    bridge = await startBridge();
+    const bridge = track(await startBridge());
     const { callSid, token } = bridge.mint();
     const first = await connectFakeTwilio({ url: bridge.streamUrl(token), token, callSid });
     await bridge.realtime.waitForEvent('session.update');
@@ -59,7 +58,7 @@ describe('the guard in the app', () => {
   });
 
   it('at MAX_CALLS: upgrades get 503 and the webhook speaks instead of streaming', async () => {
-    bridge = await startBridge({ MAX_CALLS: '1' });
+    const bridge = track(await startBridge({ MAX_CALLS: '1' }));
     const live = await bridge.call();
     await bridge.realtime.waitForEvent('session.update');
     const full = await refusal(bridge.call());
@@ -78,7 +77,7 @@ describe('the guard in the app', () => {
   });
 
   it('refused upgrade sockets are closed, not left hanging', async () => {
-    bridge = await startBridge();
+    const bridge = track(await startBridge());
     for (let i = 0; i < 5; i++) {
       const err = await refusal(connectFakeTwilio({ url: bridge.streamUrl('x'.repeat(40)), localAddress: `127.0.1.${i + 1}` }));
       expect(err.statusCode).toBe(401);
@@ -90,7 +89,7 @@ describe('the guard in the app', () => {
 
 describe('bearer credentials and the guard', () => {
   it('a wrong API token cools the IP down, but the right token from it is still served', async () => {
-    bridge = await startBridge({ API_TOKEN: 'api-token-for-tests-0123456789' });
+    const bridge = track(await startBridge({ API_TOKEN: 'api-token-for-tests-0123456789' }));
     const post = (authorization?: string) =>
       bridge.app.inject({
         method: 'POST',
@@ -114,22 +113,22 @@ describe('bearer credentials and the guard', () => {
 });
 
 describe('surface holes closed (issue 10 item 7, issue 11 health)', () => {
-  const webhook = (from: string, params: Record<string, string>, signature?: string) => {
+  const webhook = (bridge: Bridge, from: string, params: Record<string, string>, signature?: string) => {
     const { headers, body } = signedWebhook('/twilio/voice', params, signature === undefined ? {} : { signature });
     return httpCall(bridge, 'POST', '/twilio/voice', { from, headers, body });
   };
 
   it('a banned address gets its validly signed webhook answered; its forged ones are refused before the route, logged once', async () => {
-    bridge = await startBridge();
+    const bridge = track(await startBridge());
     const from = '127.0.0.120';
     for (let i = 0; i < 21; i++) await httpCall(bridge, 'GET', '/nowhere', { from });
     expect((await httpCall(bridge, 'GET', '/nowhere', { from })).body).toMatchObject({ reason: 'banned' });
     const params = { CallSid: 'CA' + '5'.repeat(32), From: '+15550001234' };
-    const answered = await webhook(from, params);
+    const answered = await webhook(bridge, from, params);
     expect(answered.status).toBe(200);
     expect(String(answered.body)).toContain('<Stream');
     for (let i = 0; i < 10; i++) {
-      const forged = await webhook(from, params, 'B'.repeat(27) + '=');
+      const forged = await webhook(bridge, from, params, 'B'.repeat(27) + '=');
       expect([forged.status, (forged.body as Record<string, unknown>).reason]).toEqual([403, 'banned']);
     }
     const lines = bridge.logs.records().filter((r) => String(r.msg).startsWith('webhook signature rejected'));
@@ -138,14 +137,14 @@ describe('surface holes closed (issue 10 item 7, issue 11 health)', () => {
   });
 
   it('a replayed signed webhook for a streaming call gets 409 and opens nothing; a second valid token for it gets 409 before the upgrade', async () => {
-    bridge = await startBridge();
+    const bridge = track(await startBridge());
     const params = { CallSid: 'CA' + '6'.repeat(32), From: '+15550001234' };
-    const first = await webhook('127.0.0.121', params);
+    const first = await webhook(bridge, '127.0.0.121', params);
     const token = /<Parameter name="token" value="([^"]+)"/.exec(String(first.body))?.[1];
     const call = await connectFakeTwilio({ url: bridge.streamUrl(token!), token, callSid: params.CallSid });
     await bridge.realtime.waitForEvent('session.update');
     expect(bridge.realtime.totalConnections).toBe(1); // the pre-warmed session, adopted by the stream
-    const replay = await webhook('127.0.0.122', params);
+    const replay = await webhook(bridge, '127.0.0.122', params);
     expect([replay.status, replay.body]).toEqual([409, { error: 'Conflict', reason: 'call_live' }]);
     // A token minted for the same call some other way (a replay within the first's TTL, or before
     // the first stream connected): refused before any WebSocket exists.
@@ -157,7 +156,7 @@ describe('surface holes closed (issue 10 item 7, issue 11 health)', () => {
   });
 
   it('one bad-token upgrade from 127.0.0.1 leaves /healthz and /readyz answering 200 to it', async () => {
-    bridge = await startBridge();
+    const bridge = track(await startBridge());
     const bad = await refusal(connectFakeTwilio({ url: bridge.streamUrl('not-a-token'), localAddress: '127.0.0.1' }));
     expect(bad.statusCode).toBe(401);
     expect((await httpCall(bridge, 'GET', '/nowhere', { from: '127.0.0.1' })).status).toBe(403);

@@ -1,6 +1,6 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { GuardStore } from '../../src/guard/index.js';
-import { httpCall, rejectionCounts, startHarness, tokenFor, upgrade, hangUp, type Harness } from './harness.js';
+import { httpCall, rejectionCounts, harnessPerTest, tokenFor, upgrade, hangUp } from './harness.js';
 
 /** A store whose every call never settles (a Redis that accepted the connection and went silent). */
 const hangingStore = (): GuardStore & { calls: number } => {
@@ -19,16 +19,12 @@ const hangingStore = (): GuardStore & { calls: number } => {
   return store;
 };
 
-const open: Harness[] = [];
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((h) => h.close()));
-});
+const harness = harnessPerTest();
 
 describe('a store that hangs', () => {
   it('still answers within the deadline, from memory, logs the outage once and reports unhealthy', async () => {
     const store = hangingStore();
-    const h = await startHarness({ store: () => store, deadlineMs: 50, probeIntervalMs: 60_000 });
-    open.push(h);
+    const h = await harness({ store: () => store, deadlineMs: 50, probeIntervalMs: 60_000 });
     expect(h.guard.healthy).toBe(true);
 
     const started = performance.now();
@@ -60,8 +56,7 @@ describe('a store that hangs', () => {
 
   it('tries the store again once per probe interval, each try bounded by the deadline', async () => {
     const store = hangingStore();
-    const h = await startHarness({ store: () => store, deadlineMs: 20, probeIntervalMs: 100 });
-    open.push(h);
+    const h = await harness({ store: () => store, deadlineMs: 20, probeIntervalMs: 100 });
     await httpCall(h, 'GET', '/probe', { from: '127.0.0.52' });
     expect(store.calls).toBe(1);
     await new Promise((resolve) => setTimeout(resolve, 150));

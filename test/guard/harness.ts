@@ -1,26 +1,34 @@
 /**
- * A minimal app around the guard for socket tests: Fastify + @fastify/websocket with a stand-in
- * stream route and webhook, listening on 127.0.0.1:0. Built here rather than through buildApp so
- * these tests pin the guard's behaviour on their own; the app-level tests go through buildApp.
+ * The real app (buildApp) for the guard's socket tests, listening on 127.0.0.1:0, with a fake
+ * wall clock the tests move, its logs captured, and two things only a test needs: the stream
+ * upgrades the guard admitted (`accepted`) and the requests that reached Fastify's hooks (`seen`;
+ * the fast lane answers others on the raw socket). A plain route, GET /probe, stands for any
+ * ordinary route under the guard's rules (the health routes are exempt from bans). The Realtime
+ * API is a local stand-in (OPENAI_REALTIME_URL), so signed webhooks pre-warm as in production.
+ *
+ * Tests that tune the guard beyond what buildApp takes (store deadline, probe interval, upgrade
+ * settle time, fast lane off) get the guard-only app of guard-only-app.ts instead, until AppDeps
+ * carries those settings.
  *
  * Clients connect from other loopback addresses (`localAddress: '127.0.0.N'`) to stand for
  * different source IPs.
  */
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
-import websocket from '@fastify/websocket';
-import { afterEach } from 'vitest';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import twilio from 'twilio';
 import { WebSocket } from 'ws';
+import { buildApp } from '../../src/app.js';
 import { CallRegistry } from '../../src/call-registry.js';
 import { publicWsBase, type Config } from '../../src/config.js';
-import { installGuard, MemoryStore, guardLimits, type Guard, type GuardStore, type GuardedStreamAuth } from '../../src/guard/index.js';
+import { MemoryStore, guardLimits, type Guard, type GuardStore, type GuardedStreamAuth } from '../../src/guard/index.js';
 import { createMetrics, type Metrics } from '../../src/metrics.js';
-import { httpRequestCounter } from '../../src/http-requests.js';
-import { mintStreamToken, MAX_TOKEN_LENGTH } from '../../src/twilio/stream-token.js';
+import { mintStreamToken } from '../../src/twilio/stream-token.js';
+import { startFakeRealtime } from '../../tools/fakes/fake-realtime.js';
 import { captureLogs, type LogCapture } from '../helpers/log-capture.js';
-import { testConfig } from '../helpers/config.js';
+import { TEST_OPENAI_KEY, testConfig } from '../helpers/config.js';
+import { closeAfterEach } from '../helpers/close-after-each.js';
+import { guardOnlyApp, type GuardTuning } from './guard-only-app.js';
 
 export interface Harness {
   readonly app: FastifyInstance;
@@ -30,7 +38,7 @@ export interface Harness {
   readonly metrics: Metrics;
   readonly logs: LogCapture;
   readonly port: number;
-  /** Stream sockets the stand-in route accepted (what a real route would bridge upstream). */
+  /** Stream upgrades the guard admitted, in order (what the stream route was handed). */
   readonly accepted: GuardedStreamAuth[];
   /** URLs of the requests that reached Fastify's hooks (the guard's fast lane answers others first). */
   readonly seen: string[];
@@ -39,14 +47,10 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export interface HarnessOptions {
+export interface HarnessOptions extends GuardTuning {
   readonly env?: Record<string, string | undefined>;
   /** Default: a fresh MemoryStore with the config's limits. */
   readonly store?: (config: Config) => GuardStore;
-  readonly deadlineMs?: number;
-  readonly probeIntervalMs?: number;
-  readonly upgradeSettleMs?: number;
-  readonly fastLane?: boolean;
   readonly maxConnectionsPerIp?: number;
 }
 
@@ -54,95 +58,66 @@ export const T0 = 1_750_000_000_000;
 
 /** A startHarness that closes every harness it started after each test of the calling file. */
 export function harnessPerTest(): (opts?: HarnessOptions) => Promise<Harness> {
-  const open: Harness[] = [];
-  afterEach(async () => {
-    await Promise.all(open.splice(0).map((h) => h.close()));
-  });
-  return async (opts) => {
-    const h = await startHarness(opts);
-    open.push(h);
-    return h;
-  };
+  const track = closeAfterEach();
+  return async (opts) => track(await startHarness(opts));
 }
 
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
-  const config = testConfig({ LOG_LEVEL: 'debug', ...opts.env });
+  const realtime = await startFakeRealtime({ apiKey: TEST_OPENAI_KEY });
+  const config = testConfig({ LOG_LEVEL: 'debug', OPENAI_REALTIME_URL: realtime.url, ...opts.env });
   const logs = captureLogs(config);
-  const registry = new CallRegistry(config);
-  const metrics = createMetrics({ processDefaults: false });
-  const app = Fastify({
-    loggerInstance: logs.logger as FastifyBaseLogger,
-    trustProxy: config.trustProxy === false ? false : [...config.trustProxy],
-    routerOptions: { maxParamLength: MAX_TOKEN_LENGTH + 16 },
-    logController: new LogController({ disableRequestLogging: true }),
-  });
+  const h = { clock: T0 } as { clock: number };
+  const deps = {
+    logger: logs.logger,
+    metrics: createMetrics({ processDefaults: false }),
+    registry: new CallRegistry(config),
+    now: () => h.clock,
+    guardStore: opts.store?.(config) ?? new MemoryStore(guardLimits(config)),
+    maxConnectionsPerIp: opts.maxConnectionsPerIp,
+  };
+  const { deadlineMs, probeIntervalMs, upgradeSettleMs, fastLane } = opts;
+  const tuning: GuardTuning = { deadlineMs, probeIntervalMs, upgradeSettleMs, fastLane };
+  const tuned = Object.values(tuning).some((v) => v !== undefined);
+  const app = tuned ? await guardOnlyApp(config, deps, tuning) : await buildApp(config, deps);
+
+  // Added after the app's own hooks, so they see what the guard let through; what it refused in
+  // its own hook is seen as it is answered. (Fastify answers some requests from its router, 414
+  // and 400, without any hook: those are not seen.)
   const accepted: GuardedStreamAuth[] = [];
   const seen: string[] = [];
-  // Before the guard's hook, so it counts every request Fastify gets, refused or not.
-  app.addHook('onRequest', (request, _reply, done) => {
+  const counted = new WeakSet<FastifyRequest>();
+  const see = (request: FastifyRequest): void => {
+    if (counted.has(request)) return;
+    counted.add(request);
     seen.push(request.url);
+  };
+  app.addHook('onRequest', (request, _reply, done) => {
+    see(request);
+    // Set by the guard only for an admitted stream upgrade (src/guard/stream-admission.ts).
+    if (request.streamAuth !== undefined) accepted.push(request.streamAuth as GuardedStreamAuth);
     done();
   });
-  // As buildApp counts requests (src/app.ts), so tests can compare what the fast lane counts.
-  app.addHook('onResponse', (request, reply, done) => {
-    httpRequestCounter(metrics)(request.routeOptions.url ?? 'unmatched', request.method, reply.statusCode);
+  app.addHook('onResponse', (request, _reply, done) => {
+    see(request);
     done();
   });
-  const h = { clock: T0 } as { clock: number };
-  const guard = installGuard(app, {
-    config,
-    registry,
-    metrics,
-    store: opts.store?.(config) ?? new MemoryStore(guardLimits(config)),
-    now: () => h.clock,
-    deadlineMs: opts.deadlineMs,
-    probeIntervalMs: opts.probeIntervalMs,
-    upgradeSettleMs: opts.upgradeSettleMs,
-    fastLane: opts.fastLane,
-    maxConnectionsPerIp: opts.maxConnectionsPerIp,
-  });
-  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => {
-    done(null, Object.fromEntries(new URLSearchParams(body as string)));
-  });
-  await app.register(websocket);
-  app.get('/twilio/stream/:token', { websocket: true }, (socket, request) => {
-    const auth = request.streamAuth as GuardedStreamAuth | undefined;
-    if (!auth) {
-      socket.close(1008, 'unauthorized');
-      return;
-    }
-    accepted.push(auth);
-  });
-  app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/readyz', async () => ({ status: 'ready' }));
-  // An ordinary route under the guard's rules (bans, flood): the health routes are exempt from bans.
   app.get('/probe', async () => ({ ok: true }));
-  app.post('/twilio/voice', async (request, reply) => {
-    const signature = request.headers['x-twilio-signature'];
-    const body = (request.body ?? {}) as Record<string, string>;
-    const given = typeof signature === 'string' ? signature : '';
-    const ok = twilio.validateRequest(config.twilioAuthToken!, given, config.publicUrl + request.url, body);
-    if (!ok) {
-      guard.reportRejectedCredential(request, 'bad_signature');
-      return reply.code(403).send({ error: 'Forbidden', reason: 'bad_signature' });
-    }
-    return reply.type('text/xml').send('<Response/>');
-  });
+
   await app.listen({ host: '127.0.0.1', port: 0 });
   const port = (app.server.address() as AddressInfo).port;
   return Object.assign(h, {
     app,
     config,
-    guard,
-    registry,
-    metrics,
+    guard: app.guard,
+    registry: deps.registry,
+    metrics: deps.metrics,
     logs,
     port,
     accepted,
     seen,
     async close() {
-      await app.close();
-      await guard.close();
+      await app.close(); // the guard and its store close with the app
+      await realtime.close();
     },
   });
 }

@@ -16,7 +16,7 @@ describe('health routes and the guard', () => {
     expect((await upgrade(h, '/twilio/stream/junk', { from: '127.0.0.110' })).status).toBe(401);
     expect((await httpCall(h, 'GET', '/probe', { from: '127.0.0.110' })).body).toMatchObject({ reason: 'cooldown' });
     expect((await httpCall(h, 'GET', '/healthz', { from: '127.0.0.110' })).status).toBe(200);
-    expect((await httpCall(h, 'GET', '/readyz', { from: '127.0.0.110' })).body).toEqual({ status: 'ready' });
+    expect((await httpCall(h, 'GET', '/readyz', { from: '127.0.0.110' })).body).toMatchObject({ status: 'ready' });
 
     for (let i = 0; i < 21; i++) await httpCall(h, 'GET', '/probe', { from: '127.0.0.111' });
     expect((await httpCall(h, 'GET', '/probe', { from: '127.0.0.111' })).body).toMatchObject({ reason: 'banned' });

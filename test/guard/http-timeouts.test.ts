@@ -4,20 +4,17 @@
  * touched by any of them. The timeouts are shortened here (HTTP_TIMEOUTS has the real ones).
  */
 import { connect } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { closeAfterEach } from '../helpers/close-after-each.js';
 import { buildApp } from '../../src/app.js';
 import { HTTP_TIMEOUTS } from '../../src/guard/http-timeouts.js';
-import { startBridge, type Bridge } from '../helpers/bridge.js';
+import { startBridge } from '../helpers/bridge.js';
 import { httpCall, rejectionCounts } from './harness.js';
 import { testConfig } from '../helpers/config.js';
 
 const SHORT = { headersMs: 300, requestMs: 800, idleMs: 400, keepAliveMs: 400, checkIntervalMs: 50 };
 
-let bridge: Bridge | undefined;
-afterEach(async () => {
-  await bridge?.close();
-  bridge = undefined;
-});
+const track = closeAfterEach();
 
 /**
  * A raw client from `from` that writes `head`, then `drip` one byte per 50 ms until the server
@@ -46,29 +43,25 @@ const SLOW_POST = 'POST /twilio/voice HTTP/1.1\r\nHost: x\r\nContent-Type: appli
 
 describe('HTTP timeouts', () => {
   it('are set on the server by default', async () => {
-    const app = await buildApp(testConfig(), {});
-    try {
-      expect(app.server.requestTimeout).toBe(HTTP_TIMEOUTS.requestMs);
-      expect(app.server.headersTimeout).toBe(HTTP_TIMEOUTS.headersMs);
-      expect(app.server.keepAliveTimeout).toBe(HTTP_TIMEOUTS.keepAliveMs);
-      expect(app.server.timeout).toBe(HTTP_TIMEOUTS.idleMs);
-    } finally {
-      await app.close();
-    }
+    const app = track(await buildApp(testConfig(), {}));
+    expect(app.server.requestTimeout).toBe(HTTP_TIMEOUTS.requestMs);
+    expect(app.server.headersTimeout).toBe(HTTP_TIMEOUTS.headersMs);
+    expect(app.server.keepAliveTimeout).toBe(HTTP_TIMEOUTS.keepAliveMs);
+    expect(app.server.timeout).toBe(HTTP_TIMEOUTS.idleMs);
   });
 
   it('a body sent a byte at a time gets 408 and the socket is closed', async () => {
-    bridge = await startBridge({}, { deps: { httpTimeouts: SHORT } });
+    const bridge = track(await startBridge({}, { deps: { httpTimeouts: SHORT } }));
     expect(await slowClient(bridge.port, SLOW_POST, true)).toMatch(/^HTTP\/1\.1 408 /);
   });
 
   it('a connection that sends nothing gets 408 and is closed', async () => {
-    bridge = await startBridge({}, { deps: { httpTimeouts: SHORT } });
+    const bridge = track(await startBridge({}, { deps: { httpTimeouts: SHORT } }));
     expect(await slowClient(bridge.port, '', false)).toMatch(/^HTTP\/1\.1 408 /);
   });
 
   it('a signed-looking request cut off before its body arrives counts as a failed signature', async () => {
-    const b = (bridge = await startBridge({}, { deps: { httpTimeouts: SHORT } }));
+    const b = track(await startBridge({}, { deps: { httpTimeouts: SHORT } }));
     const signed = SLOW_POST.replace('\r\n\r\n', '\r\nX-Twilio-Signature: AAAAAAAAAAAAAAAAAAAAAAAAAAA=\r\n\r\n');
     expect(await slowClient(b.port, signed, true, '127.0.0.97')).toMatch(/^(HTTP\/1\.1 408 |$)/);
     await expect.poll(async () => (await httpCall(b, 'GET', '/nowhere', { from: '127.0.0.97' })).status).toBe(403);
@@ -76,7 +69,7 @@ describe('HTTP timeouts', () => {
   });
 
   it('a live media stream outlives them all: silent past the idle and request timeouts, it still relays audio', async () => {
-    const b = (bridge = await startBridge({}, { deps: { httpTimeouts: SHORT } }));
+    const b = track(await startBridge({}, { deps: { httpTimeouts: SHORT } }));
     const call = await b.call();
     await b.realtime.waitForEvent('session.update');
     // Started after the stream's last message, cut after requestMs (> idleMs, > headersMs): by

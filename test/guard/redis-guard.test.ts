@@ -5,16 +5,16 @@
  */
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { Redis, type RedisOptions } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisStore, guardLimits } from '../../src/guard/index.js';
 import { cleanUp, REDIS_URL, requireRedis, skipRedis, uniquePrefix, whenReady } from './redis-helper.js';
 import { mintStreamToken } from '../../src/twilio/stream-token.js';
 import { until } from '../helpers/until.js';
+import { closeAfterEach } from '../helpers/close-after-each.js';
 import { hangUp, httpCall, rejectionCounts, startHarness, tokenFor, upgrade, type Harness } from './harness.js';
 
 const prefix = uniquePrefix();
-const open: Harness[] = [];
-const cleanups: (() => Promise<void> | void)[] = [];
+const track = closeAfterEach();
 
 interface Instance {
   readonly h: Harness;
@@ -41,16 +41,12 @@ async function instance(
     deadlineMs: opts.deadlineMs ?? 1_000,
     probeIntervalMs: 50,
   });
-  open.push(h);
+  track(h);
   return { h, store: store! };
 }
 
 const ready = (s: RedisStore): Promise<void> => whenReady(s.redis);
 
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((h) => h.close()));
-  for (const c of cleanups.splice(0)) await c();
-});
 afterAll(async () => {
   if (!skipRedis) await cleanUp(prefix);
 });
@@ -137,7 +133,7 @@ describe.skipIf(skipRedis)('guard with Redis', () => {
     const b = await instance();
     await Promise.all([ready(a.store), ready(b.store)]);
     const admin = new Redis(REDIS_URL);
-    cleanups.push(() => void admin.disconnect());
+    track(() => void admin.disconnect());
 
     const id = await a.store.redis.client('ID');
     const closed = new Promise<void>((resolve) => a.store.redis.once('close', () => resolve()));
@@ -173,7 +169,7 @@ describe.skipIf(skipRedis)('guard with Redis', () => {
       socket.resume(); // read and ignore everything
     });
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', () => resolve()));
-    cleanups.push(
+    track(
       () =>
         new Promise<void>((resolve) => {
           for (const s of sockets) s.destroy();

@@ -3,8 +3,9 @@ import type { AddressInfo } from 'node:net';
 import { buildApp, type AppDeps } from '../../src/app.js';
 import { mintStreamToken } from '../../src/twilio/stream-token.js';
 import { createMetrics } from '../../src/metrics.js';
-import { startFakeRealtime, type FakeRealtime, type FakeRealtimeOptions } from './fake-realtime.js';
-import { connectFakeTwilio, type FakeTwilioCall, type FakeTwilioOptions } from './fake-twilio.js';
+import { startFakeRealtime, type FakeRealtime, type FakeRealtimeOptions } from '../../tools/fakes/fake-realtime.js';
+import { connectFakeTwilio, type FakeTwilioOptions } from '../../tools/fakes/fake-twilio.js';
+import type { FakeTwilioCall } from '../../tools/fakes/fake-twilio-call.js';
 import { captureLogs, type LogCapture } from './log-capture.js';
 import { TEST_OPENAI_KEY, TEST_SECRET, testConfig } from './config.js';
 import { randomBytes } from 'node:crypto';
@@ -40,6 +41,7 @@ export async function startBridge(
   await app.listen({ host: '127.0.0.1', port: 0 });
   const port = (app.server.address() as AddressInfo).port;
   const calls: FakeTwilioCall[] = [];
+  let closing: Promise<void> | undefined;
   const streamUrl = (token: string) => `ws://127.0.0.1:${port}/twilio/stream/${token}`;
   const mint = (callSid = 'CA' + randomBytes(16).toString('hex')) => ({
     callSid,
@@ -59,11 +61,15 @@ export async function startBridge(
       calls.push(call);
       return call;
     },
-    async close() {
-      // A test that failed half-way may leave a paused or open caller: cut it, don't wait 30 s.
-      for (const call of calls) call.socket.terminate();
-      await app.close();
-      await realtime.close();
+    /** Closes once, however often it is called (a test may close early what its teardown closes too). */
+    close() {
+      closing ??= (async () => {
+        // A test that failed half-way may leave a paused or open caller: cut it, don't wait 30 s.
+        for (const call of calls) call.socket.terminate();
+        await app.close();
+        await realtime.close();
+      })();
+      return closing;
     },
   };
 }

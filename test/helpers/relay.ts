@@ -1,6 +1,6 @@
 import { expect } from 'vitest';
-import type { FakeRealtimeConnection } from './fake-realtime.js';
-import type { FakeTwilioCall } from './fake-twilio.js';
+import type { FakeRealtimeConnection } from '../../tools/fakes/fake-realtime-connection.js';
+import type { FakeTwilioCall } from '../../tools/fakes/fake-twilio-call.js';
 import { until } from './until.js';
 
 /**

@@ -20,6 +20,8 @@ export interface ServerProcess {
   waitForLine(test: (record: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
   /** SIGKILL to the process (to its whole process group for `npm start`), then waits for its exit. */
   kill(): Promise<void>;
+  /** kill(), under the name closeAfterEach() calls. */
+  close(): Promise<void>;
 }
 
 /**
@@ -179,6 +181,11 @@ async function watchServer(
     throw err;
   }
   const baseUrl = String(listening.msg).replace('Server listening at ', '');
+  async function kill(): Promise<void> {
+    killNow();
+    await exited;
+    opts.cleanup();
+  }
   return {
     child,
     baseUrl,
@@ -187,10 +194,7 @@ async function watchServer(
     stderr: () => stderr,
     exited,
     waitForLine,
-    async kill() {
-      killNow();
-      await exited;
-      opts.cleanup();
-    },
+    kill,
+    close: kill,
   };
 }

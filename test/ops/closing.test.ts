@@ -2,23 +2,19 @@
  * app.close() on the WebSocket side: our preClose instead of @fastify/websocket's, and upgrade
  * sockets refused by Fastify's own 503 while closing are destroyed, not left open.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import { connect, type Socket } from 'node:net';
-import { startBridge, type Bridge } from '../helpers/bridge.js';
+import { describe, expect, it } from 'vitest';
+import { connect } from 'node:net';
+import { startBridge } from '../helpers/bridge.js';
+import { closeAfterEach } from '../helpers/close-after-each.js';
 
-let bridge: Bridge | undefined;
-const sockets: Socket[] = [];
-afterEach(async () => {
-  for (const s of sockets.splice(0)) s.destroy();
-  await bridge?.close();
-  bridge = undefined;
-});
+// A bridge closed part by part in a test is closed again here: Bridge.close() tolerates that.
+const track = closeAfterEach();
 
 /** A raw upgrade request; resolves with what the server wrote and whether it ended the socket. */
 function rawUpgrade(port: number, path: string): Promise<{ response: string; ended: boolean }> {
   return new Promise((resolve) => {
     const socket = connect(port, '127.0.0.1');
-    sockets.push(socket);
+    track(() => socket.destroy());
     let response = '';
     // The assertion is that the server ends the socket; 3 s is the give-up bound, not a speed claim.
     const timer = setTimeout(() => resolve({ response, ended: false }), 3000);
@@ -37,7 +33,7 @@ function rawUpgrade(port: number, path: string): Promise<{ response: string; end
 
 describe('closing the app', () => {
   it('ends a call still live at close() with 1001 and closes its upstream', async () => {
-    bridge = await startBridge();
+    const bridge = track(await startBridge());
     const call = await bridge.call();
     const conn = await bridge.realtime.waitForConnection();
     await bridge.realtime.waitForEvent('session.update');
@@ -46,11 +42,10 @@ describe('closing the app', () => {
     await conn.closed;
     expect(bridge.logs.records().find((r) => r.msg === 'call ended')).toMatchObject({ reason: 'drain_timeout' });
     await bridge.realtime.close();
-    bridge = undefined; // closed already
   });
 
   it('terminates a peer that never answers the close frame, within the bound', async () => {
-    bridge = await startBridge();
+    const bridge = track(await startBridge());
     const call = await bridge.call();
     await bridge.realtime.waitForConnection();
     call.pauseReading(); // our 1001 close frame is never read, so never answered
@@ -60,11 +55,10 @@ describe('closing the app', () => {
     call.resumeReading();
     await call.closed;
     await bridge.realtime.close();
-    bridge = undefined;
   });
 
   it('while draining, a refused upgrade gets a plain HTTP status and its socket is closed by the server', async () => {
-    bridge = await startBridge();
+    const bridge = track(await startBridge());
     bridge.app.registry.startDrain();
     const refused = await rawUpgrade(bridge.port, '/twilio/stream/forged.token');
     expect(refused.response).toMatch(/^HTTP\/1\.1 (401|403|503) /);
@@ -72,7 +66,7 @@ describe('closing the app', () => {
   });
 
   it('destroys upgrade sockets that Fastify refuses with 503 while closing', async () => {
-    bridge = await startBridge();
+    const bridge = track(await startBridge());
     const { port } = bridge;
     // A live call whose peer does not read keeps preClose waiting (~1.25 s) while the listener
     // still accepts connections: the window in which Fastify answers upgrades with its own 503.
@@ -90,6 +84,5 @@ describe('closing the app', () => {
     call.resumeReading();
     await call.closed;
     await bridge.realtime.close();
-    bridge = undefined;
   });
 });

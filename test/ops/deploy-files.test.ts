@@ -5,14 +5,15 @@
  * command works against a real server, every stop timeout outlasts the drain, the unit's
  * ExecStart is a server that drains on SIGTERM, and `systemd-analyze verify` accepts the unit.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT, SERVER_JS, startInPackageDir, startServerProcess, type ServerProcess } from '../helpers/server-process.js';
+import { ROOT, SERVER_JS, startInPackageDir, startServerProcess } from '../helpers/server-process.js';
 import { testEnv, testConfig } from '../helpers/config.js';
 import { freePort } from './caddy-process.js';
+import { closeAfterEach } from '../helpers/close-after-each.js';
 
 const read = (name: string) => readFileSync(join(ROOT, name), 'utf8');
 const dockerfile = read('Dockerfile');
@@ -24,11 +25,7 @@ const instructions = dockerfile
   .filter((l) => l !== '' && !l.startsWith('#'));
 const DRAIN_DEFAULT_S = testConfig().drainTimeoutSeconds;
 
-let server: ServerProcess | undefined;
-afterEach(async () => {
-  await server?.kill();
-  server = undefined;
-});
+const track = closeAfterEach();
 
 function run(cmd: string[], env: Record<string, string>): Promise<number | null> {
   return new Promise((resolve) => {
@@ -96,7 +93,7 @@ describe('Dockerfile', () => {
     const line = instructions.find((l) => l.startsWith('HEALTHCHECK '))!;
     const cmd = JSON.parse(line.slice(line.indexOf('CMD ') + 4)) as string[];
     expect(cmd.slice(0, 2)).toEqual(['node', '-e']);
-    server = await startServerProcess(testEnv());
+    const server = track(await startServerProcess(testEnv()));
     expect(await run(cmd, { PORT: String(server.port) })).toBe(0);
     expect(await run(cmd, { PORT: String(await freePort()) })).toBe(1);
   });
@@ -173,7 +170,7 @@ describe('the systemd unit (deploy/voice-bridge.service)', () => {
 
   it('its ExecStart, run from a package directory, is the server: ready, and SIGTERM to that PID drains and exits 0', async () => {
     // /usr/bin/env execs node: the PID systemd signals is node's own, with no process between.
-    server = await startInPackageDir(execStart, testEnv());
+    const server = track(await startInPackageDir(execStart, testEnv()));
     expect(readFileSync(`/proc/${server.child.pid}/cmdline`, 'utf8').split('\0').filter(Boolean)).toEqual([
       'node',
       'dist/server.js',

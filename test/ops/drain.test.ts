@@ -2,13 +2,15 @@
  * Graceful drain of a REAL server process (dist/server.js) over real sockets: SIGTERM, then the
  * contract of SPEC "readyz 503 while draining" and issue 5's drain rules.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process.js';
-import { startFakeRealtime, type FakeRealtime } from '../helpers/fake-realtime.js';
-import { connectFakeTwilio, UpgradeRejectedError, type FakeTwilioCall } from '../helpers/fake-twilio.js';
+import { closeAfterEach } from '../helpers/close-after-each.js';
+import { startFakeRealtime, type FakeRealtime } from '../../tools/fakes/fake-realtime.js';
+import { connectFakeTwilio, UpgradeRejectedError } from '../../tools/fakes/fake-twilio.js';
+import type { FakeTwilioCall } from '../../tools/fakes/fake-twilio-call.js';
 import { TEST_OPENAI_KEY, TEST_SECRET, testEnv } from '../helpers/config.js';
-import { readFixture } from '../helpers/audio.js';
+import { readFixture } from '../../tools/fakes/audio.js';
 import { mintStreamToken } from '../../src/twilio/stream-token.js';
 import { signedWebhook } from '../helpers/webhook.js';
 import { expectRelayBothWays } from '../helpers/relay.js';
@@ -16,21 +18,12 @@ import { until } from '../helpers/until.js';
 
 const PUBLIC_URL = 'https://voice.example.com';
 
-let server: ServerProcess | undefined;
-let realtime: FakeRealtime | undefined;
-const calls: FakeTwilioCall[] = [];
-afterEach(async () => {
-  for (const call of calls.splice(0)) call.socket.terminate();
-  await server?.kill();
-  await realtime?.close();
-  server = undefined;
-  realtime = undefined;
-});
+const track = closeAfterEach();
 
-async function start(env: Record<string, string> = {}): Promise<ServerProcess> {
-  realtime = await startFakeRealtime({ apiKey: TEST_OPENAI_KEY });
-  server = await startServerProcess(testEnv({ OPENAI_REALTIME_URL: realtime.url, PUBLIC_URL, ...env }));
-  return server;
+async function start(env: Record<string, string> = {}): Promise<{ s: ServerProcess; realtime: FakeRealtime }> {
+  const realtime = track(await startFakeRealtime({ apiKey: TEST_OPENAI_KEY }));
+  const s = track(await startServerProcess(testEnv({ OPENAI_REALTIME_URL: realtime.url, PUBLIC_URL, ...env })));
+  return { s, realtime };
 }
 
 /** A call as Twilio would place it after our TwiML: a minted token in the path and in start. */
@@ -38,7 +31,7 @@ async function placeCall(s: ServerProcess): Promise<FakeTwilioCall> {
   const callSid = 'CA' + randomBytes(16).toString('hex');
   const token = mintStreamToken(TEST_SECRET, callSid, Date.now(), 300);
   const call = await connectFakeTwilio({ url: `ws://127.0.0.1:${s.port}/twilio/stream/${token}`, token, callSid });
-  calls.push(call);
+  track(() => call.socket.terminate()); // cut, not closed: a failed test must not wait for a close handshake
   return call;
 }
 
@@ -54,14 +47,14 @@ const isMsg = (msg: string) => (r: Record<string, unknown>) => r.msg === msg;
 
 describe('drain on SIGTERM (real process)', () => {
   it('refuses new calls in words, keeps live calls streaming, and exits 0 once they end', async () => {
-    const s = await start({ DRAIN_TIMEOUT_SECONDS: '60' });
+    const { s, realtime } = await start({ DRAIN_TIMEOUT_SECONDS: '60' });
     const caller = readFixture('caller-8k.ulaw').subarray(0, 4000); // 0.5 s
     const agent = readFixture('agent-8k.ulaw').subarray(0, 8000); // 1 s
 
     expect((await fetch(`${s.baseUrl}/readyz`)).status).toBe(200);
     const call = await placeCall(s);
-    const conn = await realtime!.waitForConnection();
-    await realtime!.waitForEvent('session.update');
+    const conn = await realtime.waitForConnection();
+    await realtime.waitForEvent('session.update');
 
     s.child.kill('SIGTERM');
     await s.waitForLine(isMsg('draining: no new calls; waiting for live calls to end'));
@@ -86,7 +79,7 @@ describe('drain on SIGTERM (real process)', () => {
 
     // A stream whose TwiML was served before the drain is still accepted.
     const late = await placeCall(s);
-    const lateConn = await realtime!.waitForConnection(1);
+    const lateConn = await realtime.waitForConnection(1);
 
     // The live call keeps streaming both ways, byte for byte.
     await expectRelayBothWays(call, conn, caller, agent);
@@ -105,10 +98,10 @@ describe('drain on SIGTERM (real process)', () => {
   });
 
   it('with DRAIN_TIMEOUT_SECONDS=1, closes a call that does not end with 1001, then exits 0', async () => {
-    const s = await start({ DRAIN_TIMEOUT_SECONDS: '1' });
+    const { s, realtime } = await start({ DRAIN_TIMEOUT_SECONDS: '1' });
     const call = await placeCall(s);
-    const conn = await realtime!.waitForConnection();
-    await realtime!.waitForEvent('session.update');
+    const conn = await realtime.waitForConnection();
+    await realtime.waitForEvent('session.update');
 
     s.child.kill('SIGTERM');
     const closed = await call.closed;
@@ -121,15 +114,15 @@ describe('drain on SIGTERM (real process)', () => {
   });
 
   it('with no call live, exits 0 at once', async () => {
-    const s = await start({ DRAIN_TIMEOUT_SECONDS: '600' });
+    const { s } = await start({ DRAIN_TIMEOUT_SECONDS: '600' });
     s.child.kill('SIGINT');
     expect(await s.exited).toEqual({ code: 0, signal: null });
   });
 
   it('a repeat of the same signal within 1 s is an echo (npm start); another signal exits at once', async () => {
-    const s = await start({ DRAIN_TIMEOUT_SECONDS: '600' });
+    const { s, realtime } = await start({ DRAIN_TIMEOUT_SECONDS: '600' });
     const call = await placeCall(s);
-    const conn = await realtime!.waitForConnection();
+    const conn = await realtime.waitForConnection();
     s.child.kill('SIGTERM');
     await s.waitForLine(isMsg('draining: no new calls; waiting for live calls to end'));
     // Sent once the first was handled (two at once could merge into one pending signal), and

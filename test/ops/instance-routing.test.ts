@@ -13,9 +13,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import twilio from 'twilio';
-import { connectFakeTwilio, type FakeTwilioCall } from '../helpers/fake-twilio.js';
+import { connectFakeTwilio } from '../../tools/fakes/fake-twilio.js';
+import type { FakeTwilioCall } from '../../tools/fakes/fake-twilio-call.js';
 import { TEST_AUTH_TOKEN } from '../helpers/config.js';
-import { readFixture } from '../helpers/audio.js';
+import { readFixture } from '../../tools/fakes/audio.js';
 import { expectRelayBothWays } from '../helpers/relay.js';
 import { until } from '../helpers/until.js';
 import { caddyVersion, type CaddyProcess } from './caddy-process.js';

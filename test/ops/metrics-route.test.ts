@@ -1,31 +1,24 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/app.js';
 import { createMetrics } from '../../src/metrics.js';
 import { startBridge, type Bridge } from '../helpers/bridge.js';
 import { captureLogs } from '../helpers/log-capture.js';
+import { closeAfterEach } from '../helpers/close-after-each.js';
 import { TEST_AUTH_TOKEN, testConfig } from '../helpers/config.js';
-import { readFixture } from '../helpers/audio.js';
-import { connectFakeTwilio, UpgradeRejectedError } from '../helpers/fake-twilio.js';
+import { readFixture } from '../../tools/fakes/audio.js';
+import { connectFakeTwilio, UpgradeRejectedError } from '../../tools/fakes/fake-twilio.js';
 import { families, value } from './prom-text.js';
 import { signedWebhook } from '../helpers/webhook.js';
 import { until } from '../helpers/until.js';
 
 const METRICS_TOKEN = 'metrics-token-for-tests-0123456789';
 
-let app: FastifyInstance | undefined;
-let bridge: Bridge | undefined;
-afterEach(async () => {
-  await app?.close();
-  await bridge?.close();
-  app = undefined;
-  bridge = undefined;
-});
+const track = closeAfterEach();
 
 async function build(env: Record<string, string | undefined> = {}, processDefaults = false): Promise<FastifyInstance> {
   const config = testConfig(env);
-  app = await buildApp(config, { logger: captureLogs(config).logger, metrics: createMetrics({ processDefaults }) });
-  return app;
+  return track(await buildApp(config, { logger: captureLogs(config).logger, metrics: createMetrics({ processDefaults }) }));
 }
 
 /** One real scrape over HTTP from loopback. */
@@ -125,7 +118,7 @@ describe('GET /metrics: who may read it', () => {
   it('serves a real loopback socket and never logs the token', async () => {
     const config = testConfig({ METRICS_TOKEN });
     const logs = captureLogs(config);
-    app = await buildApp(config, { logger: logs.logger, metrics: createMetrics({ processDefaults: false }) });
+    const app = track(await buildApp(config, { logger: logs.logger, metrics: createMetrics({ processDefaults: false }) }));
     await app.listen({ host: '127.0.0.1', port: 0 });
     const { port } = app.server.address() as { port: number };
     const ok = await fetch(`http://127.0.0.1:${port}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
@@ -139,7 +132,7 @@ describe('GET /metrics: who may read it', () => {
 
 describe('GET /metrics: the figures move', () => {
   it('when a call runs: starts, ends by reason, live calls, frames and bytes each way, histograms', async () => {
-    bridge = await startBridge();
+    const bridge = track(await startBridge());
     const caller = readFixture('caller-8k.ulaw').subarray(0, 8000); // 1 s
     const agent = readFixture('agent-8k.ulaw').subarray(0, 12_000); // 1.5 s
     const before = await scrape(bridge);
@@ -148,13 +141,13 @@ describe('GET /metrics: the figures move', () => {
     const call = await bridge.call();
     const conn = await bridge.realtime.waitForConnection();
     await bridge.realtime.waitForEvent('session.update');
-    await until(async () => value(await peek(bridge!), 'voice_bridge_live_calls') === 1, 2000, 'live_calls 1');
+    await until(async () => value(await peek(bridge), 'voice_bridge_live_calls') === 1, 2000, 'live_calls 1');
     await call.streamAudio(caller, { realTime: false });
     await until(() => conn.appendedBytes >= caller.length, 2000, 'caller audio upstream');
     await conn.sendAudio(agent, { chunkBytes: 4000, intervalMs: 0 });
     await until(() => call.receivedBytes >= agent.length, 3000, 'agent audio at twilio');
     await call.hangUp();
-    await until(async () => value(await peek(bridge!), 'voice_bridge_calls_ended_total') === 1, 3000, 'call ended');
+    await until(async () => value(await peek(bridge), 'voice_bridge_calls_ended_total') === 1, 3000, 'call ended');
 
     const after = await scrape(bridge);
     expect(value(after, 'voice_bridge_calls_started_total')).toBe(1);
@@ -176,10 +169,10 @@ describe('GET /metrics: the figures move', () => {
   });
 
   it('when requests are refused: HTTP status by route, invalid frames by reason', async () => {
-    bridge = await startBridge({ TWILIO_AUTH_TOKEN: TEST_AUTH_TOKEN });
+    const bridge = track(await startBridge({ TWILIO_AUTH_TOKEN: TEST_AUTH_TOKEN }));
     const params = { CallSid: 'CA' + 'f'.repeat(32), From: '+15550001111' };
     const post = (signature?: string) =>
-      fetch(`http://127.0.0.1:${bridge!.port}/twilio/voice`, {
+      fetch(`http://127.0.0.1:${bridge.port}/twilio/voice`, {
         method: 'POST',
         ...signedWebhook('/twilio/voice', params, { signature }),
       });
@@ -198,7 +191,7 @@ describe('GET /metrics: the figures move', () => {
     await bridge.realtime.waitForConnection();
     call.sendRaw('not json');
     call.sendRaw(Buffer.from([1, 2, 3]), { binary: true });
-    await until(async () => value(await peek(bridge!), 'voice_bridge_invalid_frames_total') === 2, 2000, 'invalid frames');
+    await until(async () => value(await peek(bridge), 'voice_bridge_invalid_frames_total') === 2, 2000, 'invalid frames');
     await call.hangUp();
 
     // Read over HTTP from another loopback address: the refusals above put 127.0.0.1 in the

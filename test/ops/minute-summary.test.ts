@@ -1,7 +1,8 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createMetrics } from '../../src/metrics.js';
-import { EMPTY_SNAPSHOT, startMinuteSummary, summarize, takeSnapshot, type MinuteSummary } from '../../src/ops/minute-summary.js';
-import { startBridge, type Bridge } from '../helpers/bridge.js';
+import { EMPTY_SNAPSHOT, startMinuteSummary, summarize, takeSnapshot } from '../../src/ops/minute-summary.js';
+import { startBridge } from '../helpers/bridge.js';
+import { closeAfterEach } from '../helpers/close-after-each.js';
 
 describe('summarize (pure)', () => {
   it('reports the deltas, the live-call gauge as is, and only the rejection reasons that moved', () => {
@@ -40,20 +41,14 @@ describe('summarize (pure)', () => {
 });
 
 describe('the summary shell', () => {
-  let summary: MinuteSummary | undefined;
-  let bridge: Bridge | undefined;
-  afterEach(async () => {
-    summary?.stop();
-    await bridge?.close();
-    summary = undefined;
-    bridge = undefined;
-  });
+  const track = closeAfterEach();
 
   it('reads the same counters /metrics serves, and each line covers only its own interval', async () => {
     const metrics = createMetrics({ processDefaults: false });
     const lines: { fields: object; msg: string }[] = [];
     const log = { info: (fields: object, msg: string) => lines.push({ fields, msg }), warn: () => undefined };
-    summary = startMinuteSummary({ metrics, log: log as never, intervalMs: 3_600_000 });
+    const summary = startMinuteSummary({ metrics, log: log as never, intervalMs: 3_600_000 });
+    track(() => summary.stop());
     metrics.httpRequests.labels('/healthz', 'GET', '200').inc(3);
     metrics.rejections.labels('ip_cap').inc(2);
     metrics.wsMessages.labels('twilio', 'in').inc(50);
@@ -68,9 +63,9 @@ describe('the summary shell', () => {
   });
 
   it('the app logs one `metrics` line per interval and stops when the app closes', async () => {
-    bridge = await startBridge({}, { deps: { summaryIntervalMs: 25 } });
+    const bridge = track(await startBridge({}, { deps: { summaryIntervalMs: 25 } }));
     await fetch(`http://127.0.0.1:${bridge.port}/healthz`);
-    const metricsLines = () => bridge!.logs.records().filter((r) => r.msg === 'metrics');
+    const metricsLines = () => bridge.logs.records().filter((r) => r.msg === 'metrics');
     const deadline = Date.now() + 5000;
     while (!metricsLines().some((r) => (r.httpRequests as number) >= 1) && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 10));
@@ -81,6 +76,5 @@ describe('the summary shell', () => {
     const count = metricsLines().length;
     await new Promise((r) => setTimeout(r, 100));
     expect(metricsLines().length).toBe(count);
-    bridge = undefined;
   });
 });

@@ -5,15 +5,17 @@
  * node itself and drains exactly like one sent to node (test/ops/drain.test.ts). Before, the
  * shell took the signal and died, npm followed, and node was orphaned, never drained.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, startNpmStart, type ServerProcess } from '../helpers/server-process.js';
-import { startFakeRealtime, type FakeRealtime } from '../helpers/fake-realtime.js';
-import { connectFakeTwilio, type FakeTwilioCall } from '../helpers/fake-twilio.js';
+import { closeAfterEach } from '../helpers/close-after-each.js';
+import { startFakeRealtime, type FakeRealtime } from '../../tools/fakes/fake-realtime.js';
+import { connectFakeTwilio } from '../../tools/fakes/fake-twilio.js';
+import type { FakeTwilioCall } from '../../tools/fakes/fake-twilio-call.js';
 import { TEST_OPENAI_KEY, TEST_SECRET, testEnv } from '../helpers/config.js';
-import { readFixture } from '../helpers/audio.js';
+import { readFixture } from '../../tools/fakes/audio.js';
 import { expectRelayBothWays } from '../helpers/relay.js';
 import { until } from '../helpers/until.js';
 import { mintStreamToken } from '../../src/twilio/stream-token.js';
@@ -24,21 +26,12 @@ const PUBLIC_URL = 'https://voice.example.com';
 /** Real processes on a busy 2-core machine: npm alone takes a second or more to start. */
 const TIMEOUT_MS = 90_000;
 
-let server: ServerProcess | undefined;
-let realtime: FakeRealtime | undefined;
-const calls: FakeTwilioCall[] = [];
-afterEach(async () => {
-  for (const call of calls.splice(0)) call.socket.terminate();
-  await server?.kill(); // SIGKILL to npm's whole process group, node included
-  await realtime?.close();
-  server = undefined;
-  realtime = undefined;
-});
+// A server is closed by SIGKILL to npm's whole process group, node included.
+const track = closeAfterEach();
 
-async function start(env: Record<string, string> = {}): Promise<{ s: ServerProcess; npm: ProcInfo; node: ProcInfo }> {
-  realtime = await startFakeRealtime({ apiKey: TEST_OPENAI_KEY });
-  const s = await startNpmStart(testEnv({ OPENAI_REALTIME_URL: realtime.url, PUBLIC_URL, ...env }));
-  server = s;
+async function start(env: Record<string, string> = {}): Promise<{ s: ServerProcess; npm: ProcInfo; node: ProcInfo; realtime: FakeRealtime }> {
+  const realtime = track(await startFakeRealtime({ apiKey: TEST_OPENAI_KEY }));
+  const s = track(await startNpmStart(testEnv({ OPENAI_REALTIME_URL: realtime.url, PUBLIC_URL, ...env })));
   // The tree under npm is npm and node, node's parent being npm: the script's shell replaced
   // itself with node (exec), so there is no `sh` in between to swallow a forwarded signal.
   const group = processGroup(s.child.pid!);
@@ -46,14 +39,14 @@ async function start(env: Record<string, string> = {}): Promise<{ s: ServerProce
   const node = group.find((p) => p.pid !== s.child.pid);
   expect(group.map((p) => p.cmdline).sort(), JSON.stringify(group)).toEqual(['node dist/server.js', 'npm start']);
   expect(node!.ppid).toBe(npm!.pid);
-  return { s, npm: npm!, node: node! };
+  return { s, npm: npm!, node: node!, realtime };
 }
 
 async function placeCall(s: ServerProcess): Promise<FakeTwilioCall> {
   const callSid = 'CA' + randomBytes(16).toString('hex');
   const token = mintStreamToken(TEST_SECRET, callSid, Date.now(), 300);
   const call = await connectFakeTwilio({ url: `ws://127.0.0.1:${s.port}/twilio/stream/${token}`, token, callSid });
-  calls.push(call);
+  track(() => call.socket.terminate()); // cut, not closed: a failed test must not wait for a close handshake
   return call;
 }
 
@@ -122,14 +115,14 @@ describe('npm start', { timeout: TIMEOUT_MS }, () => {
   });
 
   it('kill -TERM <npm pid>: the live call streams on byte-exact, /readyz 503, then npm and node exit 0 and nothing listens', async () => {
-    const { s, npm, node } = await start({ DRAIN_TIMEOUT_SECONDS: '60' });
+    const { s, npm, node, realtime } = await start({ DRAIN_TIMEOUT_SECONDS: '60' });
     const caller = readFixture('caller-8k.ulaw').subarray(0, 4000); // 0.5 s
     const agent = readFixture('agent-8k.ulaw').subarray(0, 8000); // 1 s
 
     expect((await fetch(`${s.baseUrl}/readyz`)).status).toBe(200);
     const call = await placeCall(s);
-    const conn = await realtime!.waitForConnection();
-    await realtime!.waitForEvent('session.update');
+    const conn = await realtime.waitForConnection();
+    await realtime.waitForEvent('session.update');
 
     process.kill(npm.pid, 'SIGTERM'); // npm's PID, not node's
     await s.waitForLine(isMsg('draining: no new calls; waiting for live calls to end'));
@@ -154,10 +147,10 @@ describe('npm start', { timeout: TIMEOUT_MS }, () => {
   });
 
   it('a SIGTERM to the whole group (node directly and npm forwarding it) drains once; a later SIGTERM to npm exits at once', async () => {
-    const { s, npm, node } = await start({ DRAIN_TIMEOUT_SECONDS: '600' });
+    const { s, npm, node, realtime } = await start({ DRAIN_TIMEOUT_SECONDS: '600' });
     const call = await placeCall(s);
-    const conn = await realtime!.waitForConnection();
-    await realtime!.waitForEvent('session.update');
+    const conn = await realtime.waitForConnection();
+    await realtime.waitForEvent('session.update');
 
     // What Ctrl-C in a terminal, `kill -TERM -<pgid>` or a supervisor's group kill does: node
     // gets the signal twice within milliseconds (its own, then npm's copy): one drain, no exit.

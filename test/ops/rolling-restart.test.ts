@@ -9,10 +9,11 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
-import type { FakeRealtimeConnection } from '../helpers/fake-realtime.js';
-import { connectFakeTwilio, type FakeTwilioCall } from '../helpers/fake-twilio.js';
+import type { FakeRealtimeConnection } from '../../tools/fakes/fake-realtime-connection.js';
+import { connectFakeTwilio } from '../../tools/fakes/fake-twilio.js';
+import type { FakeTwilioCall } from '../../tools/fakes/fake-twilio-call.js';
 import { TEST_SECRET } from '../helpers/config.js';
-import { readFixture } from '../helpers/audio.js';
+import { readFixture } from '../../tools/fakes/audio.js';
 import { expectRelayBothWays } from '../helpers/relay.js';
 import { until } from '../helpers/until.js';
 import { mintStreamToken } from '../../src/twilio/stream-token.js';

@@ -5,10 +5,10 @@
  */
 import { request } from 'node:http';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process.js';
-import { startFakeRealtime, type FakeRealtime } from '../helpers/fake-realtime.js';
+import { startFakeRealtime, type FakeRealtime } from '../../tools/fakes/fake-realtime.js';
 import { TEST_OPENAI_KEY, testEnv } from '../helpers/config.js';
 import { signedWebhook } from '../helpers/webhook.js';
-import type { FakeTwilioCall } from '../helpers/fake-twilio.js';
+import type { FakeTwilioCall } from '../../tools/fakes/fake-twilio-call.js';
 import { CADDYFILE_TWO_INSTANCES, startCaddy, type CaddyProcess } from './caddy-process.js';
 
 export const PUBLIC_URL = 'https://voice.example.com';

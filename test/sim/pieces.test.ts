@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { readFixture, silence } from '../helpers/audio.js';
+import { readFixture, silence } from '../../tools/fakes/audio.js';
 import { TurnDetector } from '../../tools/sim/turn-detector.js';
 import { meanAmplitude, readStamp, STAMP_BYTES, writeStamp } from '../../tools/sim/ulaw.js';
 import { parseStreamTwiml, spokenText, streamUrlFor } from '../../tools/sim/twilio-webhook.js';

@@ -1,15 +1,14 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Writable } from 'node:stream';
 import { startRealtimeStandIn, type RealtimeStandIn } from '../../tools/sim/realtime-stand-in.js';
 import { startLocalBridge, type LocalBridge } from '../../tools/sim/local-bridge.js';
 import { runSimulation, type Progress } from '../../tools/sim/simulation.js';
 import { simulateCli } from '../../tools/sim/cli.js';
 import { answerCall, inboundCallParams, newCallSid, WebhookError } from '../../tools/sim/twilio-webhook.js';
+import { closeAfterEach } from '../helpers/close-after-each.js';
 
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  while (cleanups.length > 0) await (cleanups.pop() as () => Promise<unknown>)();
-});
+// Everything a test opens is registered here and closed after it, even when the test fails.
+const track = closeAfterEach();
 
 /** Bridge log lines, kept for assertions. */
 function logSink(): { stream: Writable; lines: string[] } {
@@ -25,10 +24,10 @@ function logSink(): { stream: Writable; lines: string[] } {
 
 async function setup(env: Record<string, string> = {}): Promise<{ standIn: RealtimeStandIn; bridge: LocalBridge; logs: string[] }> {
   const standIn = await startRealtimeStandIn();
-  cleanups.push(() => standIn.close());
+  track(() => standIn.close());
   const sink = logSink();
   const bridge = await startLocalBridge({ realtimeUrl: standIn.url, logStream: sink.stream, env });
-  cleanups.push(() => bridge.close());
+  track(() => bridge.close());
   return { standIn, bridge, logs: sink.lines };
 }
 

@@ -1,6 +1,7 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { startBridge, type Bridge } from '../helpers/bridge.js';
-import { readFixture } from '../helpers/audio.js';
+import { describe, expect, it } from 'vitest';
+import { startBridge } from '../helpers/bridge.js';
+import { closeAfterEach } from '../helpers/close-after-each.js';
+import { readFixture } from '../../tools/fakes/audio.js';
 import { expectRelayBothWays } from '../helpers/relay.js';
 import { until } from '../helpers/until.js';
 import { connectRealtime } from '../../src/stream/upstream.js';
@@ -9,11 +10,7 @@ import { faultBoundary } from '../../src/stream/fault-boundary.js';
 const caller = readFixture('caller-8k.ulaw').subarray(0, 8000);
 const agent = readFixture('agent-8k.ulaw').subarray(0, 8000);
 
-let bridge: Bridge | undefined;
-afterEach(async () => {
-  await bridge?.close();
-  bridge = undefined;
-});
+const track = closeAfterEach();
 
 describe('faultBoundary', () => {
   it('passes arguments through and hands what the callback throws to the fault handler', () => {
@@ -55,7 +52,7 @@ describe('a fault inside one call', () => {
         },
       },
     );
-    bridge = b;
+    track(b);
     const healthy = await b.call();
     const healthyConn = await b.realtime.waitForConnection(0);
     await healthyConn.waitForEvent('session.update');
@@ -86,7 +83,7 @@ describe('a fault inside one call', () => {
 
   it('contains a fault in the outbound pump\'s end-of-turn delivery too (its setImmediate is an entry point)', async () => {
     const b = await startBridge();
-    bridge = b;
+    track(b);
     const call = await b.call();
     const conn = await b.realtime.waitForConnection(0);
     await conn.waitForEvent('session.update');

@@ -1,22 +1,18 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { startBridge, type Bridge } from '../helpers/bridge.js';
-import { readFixture } from '../helpers/audio.js';
+import { describe, expect, it } from 'vitest';
+import { startBridge } from '../helpers/bridge.js';
+import { closeAfterEach } from '../helpers/close-after-each.js';
+import { readFixture } from '../../tools/fakes/audio.js';
 import { expectRelayBothWays } from '../helpers/relay.js';
 import { until } from '../helpers/until.js';
 
 const caller = readFixture('caller-8k.ulaw').subarray(0, 8000);
 const agent = readFixture('agent-8k.ulaw').subarray(0, 8000);
 
-let bridge: Bridge | undefined;
-afterEach(async () => {
-  await bridge?.close();
-  bridge = undefined;
-});
+const track = closeAfterEach();
 
 describe('invalid Realtime events on a live call', () => {
   it('are counted by type and reason, logged once per call per type and reason, and ignored', async () => {
-    const b = await startBridge();
-    bridge = b;
+    const b = track(await startBridge());
     const call = await b.call();
     const conn = await b.realtime.waitForConnection();
     await conn.waitForEvent('session.update');

@@ -1,8 +1,9 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { startBridge, type Bridge } from '../helpers/bridge.js';
-import { readFixture } from '../helpers/audio.js';
+import { closeAfterEach } from '../helpers/close-after-each.js';
+import { readFixture } from '../../tools/fakes/audio.js';
 import { TEST_OPENAI_KEY } from '../helpers/config.js';
-import { connectFakeTwilio } from '../helpers/fake-twilio.js';
+import { connectFakeTwilio } from '../../tools/fakes/fake-twilio.js';
 import { connectRealtime } from '../../src/stream/upstream.js';
 import { MARK_INTERVAL_MS } from '../../src/stream/playback-tracker.js';
 import { until } from '../helpers/until.js';
@@ -13,14 +14,12 @@ const caller = readFixture('caller-8k.ulaw');
 const agent = readFixture('agent-8k.ulaw');
 const audioSeconds = (bytes: number) => bytes / 8000;
 
+const track = closeAfterEach();
 let bridge: Bridge;
-afterEach(async () => {
-  await bridge?.close();
-});
 
 describe('a call relayed both ways', () => {
   beforeEach(async () => {
-    bridge = await startBridge();
+    bridge = track(await startBridge());
   });
 
   it('opens the upstream only after a valid start, with the GA session shape and no beta header', async () => {
@@ -220,7 +219,7 @@ describe('a call relayed both ways', () => {
 
 describe('backpressure', () => {
   it('drops and counts frames while Twilio does not read, stays bounded, and recovers', { timeout: 60_000 }, async () => {
-    bridge = await startBridge({ BACKPRESSURE_BYTES: '65536' });
+    bridge = track(await startBridge({ BACKPRESSURE_BYTES: '65536' }));
     const call = await bridge.call();
     const conn = await bridge.realtime.waitForConnection();
     await bridge.realtime.waitForEvent('session.update');
@@ -258,7 +257,7 @@ describe('backpressure', () => {
 
 describe('bad input', () => {
   beforeEach(async () => {
-    bridge = await startBridge({ START_TIMEOUT_MS: '300' });
+    bridge = track(await startBridge({ START_TIMEOUT_MS: '300' }));
   });
 
   it('closes with 1008 on the 10th invalid frame in a row', async () => {
@@ -319,7 +318,7 @@ describe('bad input', () => {
 
 describe('endings', () => {
   beforeEach(async () => {
-    bridge = await startBridge();
+    bridge = track(await startBridge());
   });
 
   it('Twilio stop closes the upstream within 1 s', async () => {
@@ -354,6 +353,7 @@ describe('endings', () => {
         },
       },
     );
+    track(bridge);
     const call = await bridge.call();
     const startedAt = Date.now();
     expect((await call.closed).code).toBe(1011);
@@ -389,7 +389,7 @@ describe('endings', () => {
 
 describe('stream identity', () => {
   beforeEach(async () => {
-    bridge = await startBridge();
+    bridge = track(await startBridge());
   });
 
   it('counts media for another streamSid as invalid and never relays it', async () => {

@@ -1,6 +1,7 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startBridge, type Bridge } from '../helpers/bridge.js';
-import { readFixture } from '../helpers/audio.js';
+import { closeAfterEach } from '../helpers/close-after-each.js';
+import { readFixture } from '../../tools/fakes/audio.js';
 import { until } from '../helpers/until.js';
 
 const CALLER_WORDS = 'my card number is four one one one';
@@ -8,15 +9,11 @@ const ASSISTANT_WORDS = 'thanks, I have noted your card ending one one one';
 const DIGIT = '7';
 const answer = readFixture('agent-8k.ulaw').subarray(0, 1600);
 
-let bridge: Bridge | undefined;
-afterEach(async () => {
-  await bridge?.close();
-  bridge = undefined;
-});
+const track = closeAfterEach();
 
 /** One call in which the caller and the assistant speak (transcripts) and the caller presses a key. */
 async function callWithTranscripts(env: Record<string, string | undefined>): Promise<Bridge> {
-  bridge = await startBridge(env);
+  const bridge = track(await startBridge(env));
   const call = await bridge.call();
   const conn = await bridge.realtime.waitForConnection();
   await conn.waitForEvent('session.update');
@@ -29,7 +26,7 @@ async function callWithTranscripts(env: Record<string, string | undefined>): Pro
   // The digit reaches the model as a user message: the key press was handled.
   await conn.waitForEvent('conversation.item.create');
   await call.hangUp();
-  await until(() => bridge!.app.sessions.size === 0, 5000, 'session gone');
+  await until(() => bridge.app.sessions.size === 0, 5000, 'session gone');
   return bridge;
 }
 

@@ -1,15 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import {
-  INVALID_FRAME_LIMIT,
-  InvalidFrameRun,
-  clearMessage,
-  markMessage,
-  mediaMessage,
-  parseTwilioFrame,
-  type ParseResult,
-} from '../../src/stream/twilio-protocol.js';
+import { parseTwilioFrame, type ParseResult } from '../../src/stream/twilio-protocol.js';
+import { clearMessage, markMessage, mediaMessage } from '../../src/stream/twilio-outbound.js';
+import { INVALID_FRAME_LIMIT, InvalidFrameRun } from '../../src/stream/invalid-frame-run.js';
 import { keyPaths, mutateAt, twilioFrame, twilioTemplates } from '../helpers/peer-fuzz.js';
 
 const caller = readFileSync(new URL('../fixtures/caller-8k.ulaw', import.meta.url));

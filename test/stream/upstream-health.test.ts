@@ -1,6 +1,7 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { UpstreamHealth } from '../../src/stream/upstream-health.js';
-import { startBridge, type Bridge } from '../helpers/bridge.js';
+import { startBridge } from '../helpers/bridge.js';
+import { closeAfterEach } from '../helpers/close-after-each.js';
 import { signedWebhook } from '../helpers/webhook.js';
 
 describe('UpstreamHealth (pure)', () => {
@@ -23,17 +24,12 @@ describe('UpstreamHealth (pure)', () => {
   });
 });
 
-let bridge: Bridge | undefined;
-afterEach(async () => {
-  await bridge?.close();
-  bridge = undefined;
-});
+const track = closeAfterEach();
 
 describe('an unreachable upstream, end to end', () => {
   it('after 3 failed connects the webhook speaks instead of streaming, and recovers after a trial', async () => {
     let wall = Date.now();
-    bridge = await startBridge({}, { deps: { upstreamRetryAfterMs: 300, clock: { wall: () => wall } } });
-    const b = bridge;
+    const b = track(await startBridge({}, { deps: { upstreamRetryAfterMs: 300, clock: { wall: () => wall } } }));
     const webhook = async () => {
       const params = { CallSid: 'CA' + Math.random().toString(16).slice(2).padEnd(32, '0').slice(0, 32), From: '+15550001111' };
       const res = await b.app.inject({ method: 'POST', url: '/twilio/voice', ...signedWebhook('/twilio/voice', params) });

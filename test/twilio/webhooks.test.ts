@@ -1,6 +1,5 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import twilio from 'twilio';
-import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/app.js';
 import { verifyStreamToken } from '../../src/twilio/stream-token.js';
 import { captureLogs } from '../helpers/log-capture.js';
@@ -8,6 +7,7 @@ import { signedWebhook } from '../helpers/webhook.js';
 import { TEST_AUTH_TOKEN, TEST_OPENAI_KEY, TEST_SECRET, testConfig } from '../helpers/config.js';
 import { createMetrics } from '../../src/metrics.js';
 import { CallRegistry } from '../../src/call-registry.js';
+import { closeAfterEach } from '../helpers/close-after-each.js';
 
 const CALL_SID = 'CAaaaabbbbccccddddeeeeffff00001111';
 const PUBLIC_URL = 'https://voice.example.com';
@@ -20,16 +20,12 @@ function sign(path: string, params: Record<string, string>, token = TEST_AUTH_TO
   return twilio.getExpectedTwilioSignature(token, base + path, params);
 }
 
-let app: FastifyInstance | undefined;
-afterEach(async () => {
-  await app?.close();
-  app = undefined;
-});
+const track = closeAfterEach();
 
 async function makeApp(env: Record<string, string | undefined> = {}, registry?: CallRegistry) {
   const config = testConfig(env);
   const logs = captureLogs(config);
-  app = await buildApp(config, { logger: logs.logger, metrics: createMetrics({ processDefaults: false }), registry });
+  const app = track(await buildApp(config, { logger: logs.logger, metrics: createMetrics({ processDefaults: false }), registry }));
   return { app, logs, config };
 }
 

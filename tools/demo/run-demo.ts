@@ -8,9 +8,10 @@
  * Returns the timeline and the figures; prints them unless quiet.
  */
 import { Writable } from 'node:stream';
-import { readFixture, silence } from '../../test/helpers/audio.js';
-import { startFakeRealtime, type FakeRealtime } from '../../test/helpers/fake-realtime.js';
-import { connectFakeTwilio, type FakeTwilioCall, type StreamAudioResult } from '../../test/helpers/fake-twilio.js';
+import { readFixture, silence } from '../fakes/audio.js';
+import { startFakeRealtime, type FakeRealtime } from '../fakes/fake-realtime.js';
+import { connectFakeTwilio } from '../fakes/fake-twilio.js';
+import type { FakeTwilioCall, StreamAudioResult } from '../fakes/fake-twilio-call.js';
 import { startLocalBridge, type LocalBridge } from '../sim/local-bridge.js';
 import { answerCall, inboundCallParams, newCallSid } from '../sim/twilio-webhook.js';
 import { vadScript, type ScriptEvent } from './vad-script.js';

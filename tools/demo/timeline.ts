@@ -2,8 +2,8 @@
  * The demo's output: a timeline of steps with their time since the webhook, and a summary of the
  * call's figures (frames and bytes each way, messages per second, drops).
  */
-import type { FakeRealtimeConnection } from '../../test/helpers/fake-realtime.js';
-import type { FakeTwilioCall } from '../../test/helpers/fake-twilio.js';
+import type { FakeRealtimeConnection } from '../fakes/fake-realtime-connection.js';
+import type { FakeTwilioCall } from '../fakes/fake-twilio-call.js';
 import type { ScriptEvent } from './vad-script.js';
 
 export type DemoStep =

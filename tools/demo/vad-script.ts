@@ -1,10 +1,12 @@
 /**
- * A model script for the recording fake Realtime server (test/helpers/fake-realtime.ts): server VAD
+ * A model script for the recording fake Realtime server (tools/fakes/fake-realtime.ts): server VAD
  * on the appended audio (speech_started on the first loud 100 ms, which cancels an answer in
  * progress; speech_stopped after 500 ms of quiet), then the answer streamed as 20 ms deltas at
  * real-time pace. Reports what it does, for the demo's timeline.
  */
-import type { EventHook, FakeRealtimeConnection, InputAudioBufferAppendEvent } from '../../test/helpers/fake-realtime.js';
+import type { EventHook } from '../fakes/fake-realtime.js';
+import type { FakeRealtimeConnection } from '../fakes/fake-realtime-connection.js';
+import type { InputAudioBufferAppendEvent } from '../fakes/realtime-events.js';
 import { TurnDetector } from '../sim/turn-detector.js';
 import { meanAmplitude } from '../sim/ulaw.js';
 

@@ -5,7 +5,7 @@
  * audio has played (all pending marks at once on `clear`), and counts everything. Memory per call
  * is constant: nothing received is kept.
  *
- * (test/helpers/fake-twilio.ts is the recording fake for assertions; this is its load twin.)
+ * (tools/fakes/fake-twilio.ts is the recording fake for assertions; this is its load twin.)
  */
 import { randomBytes } from 'node:crypto';
 import { WebSocket, type RawData } from 'ws';

@@ -5,12 +5,12 @@
  * streamed at real-time pace in 20 ms deltas. It keeps counts, not recordings, so a thousand calls
  * cost O(1) memory per message; every answer of every call is driven by one shared timer.
  *
- * (test/helpers/fake-realtime.ts is the recording fake for assertions; this is its load twin.)
+ * (tools/fakes/fake-realtime.ts is the recording fake for assertions; this is its load twin.)
  */
 import type { AddressInfo } from 'node:net';
 import { createServer, type Server } from 'node:http';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
-import { readFixture } from '../../test/helpers/audio.js';
+import { readFixture } from '../fakes/audio.js';
 import { PhaseTicker, type TickTask } from './ticker.js';
 import { TurnDetector, type TurnDetectorOptions } from './turn-detector.js';
 import { meanAmplitude } from './ulaw.js';

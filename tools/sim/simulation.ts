@@ -6,7 +6,7 @@
  */
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
-import { readFixture, silence } from '../../test/helpers/audio.js';
+import { readFixture, silence } from '../fakes/audio.js';
 import { callerAudio, SimCall, type CallOutcome } from './caller.js';
 import { PhaseTicker } from './ticker.js';
 import { answerCall, inboundCallParams, newCallSid, WebhookError } from './twilio-webhook.js';

@@ -2,11 +2,16 @@ import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
-import { chunkBuffer, readFixture, silence } from './audio.js';
-import { answerEachTurn, monotonicNow, startFakeRealtime, type FakeRealtime } from './fake-realtime.js';
-import { connectFakeTwilio, PlaybackQueue, UpgradeRejectedError, type FakeTwilioCall } from './fake-twilio.js';
+import { chunkBuffer, readFixture, silence } from '../../tools/fakes/audio.js';
+import { answerEachTurn } from '../../tools/fakes/turn-script.js';
+import { monotonicNow } from '../../tools/fakes/clock.js';
+import { startFakeRealtime, type FakeRealtime } from '../../tools/fakes/fake-realtime.js';
+import { connectFakeTwilio, UpgradeRejectedError } from '../../tools/fakes/fake-twilio.js';
+import { PlaybackQueue } from '../../tools/fakes/playback-queue.js';
+import type { FakeTwilioCall } from '../../tools/fakes/fake-twilio-call.js';
+import { closeAfterEach } from '../helpers/close-after-each.js';
 
 const caller = readFixture('caller-8k.ulaw');
 const agent = readFixture('agent-8k.ulaw');
@@ -19,11 +24,8 @@ interface Received {
   binary: Buffer[];
 }
 
-// Everything a test opens is registered here and closed in afterEach, even when the test fails.
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  while (cleanups.length > 0) await (cleanups.pop() as () => Promise<unknown>)();
-});
+// Everything a test opens is registered here and closed after it, even when the test fails.
+const track = closeAfterEach();
 
 const text = (data: RawData): string => (Buffer.isBuffer(data) ? data : Buffer.from(data as ArrayBuffer)).toString('utf8');
 
@@ -48,7 +50,7 @@ async function startPlainServer(): Promise<{ url: string; wss: WebSocketServer; 
     if (waiter) waiter(entry);
     else pending.push(entry);
   });
-  cleanups.push(() => closeServer(wss));
+  track(() => closeServer(wss));
   const { port } = wss.address() as AddressInfo;
   const next = (): Promise<{ ws: WebSocket; received: Received }> => {
     const ready = pending.shift();
@@ -72,13 +74,13 @@ async function closeServer(wss: WebSocketServer): Promise<void> {
 
 async function twilio(url: string, extra: Partial<Parameters<typeof connectFakeTwilio>[0]> = {}): Promise<FakeTwilioCall> {
   const call = await connectFakeTwilio({ url, token: 'tok', ...extra });
-  cleanups.push(() => call.close());
+  track(() => call.close());
   return call;
 }
 
 async function realtime(opts: Parameters<typeof startFakeRealtime>[0] = {}): Promise<FakeRealtime> {
   const fake = await startFakeRealtime(opts);
-  cleanups.push(() => fake.close());
+  track(() => fake.close());
   return fake;
 }
 
@@ -87,7 +89,7 @@ async function client(url: string, headers: Record<string, string> = {}): Promis
   const events: Json[] = [];
   ws.on('message', (data) => events.push(JSON.parse(text(data)) as Json));
   const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
-  cleanups.push(async () => {
+  track(async () => {
     ws.terminate();
     await closed;
   });
@@ -248,7 +250,7 @@ describe('fake Twilio caller', () => {
     });
     http.listen(0, '127.0.0.1');
     await once(http, 'listening');
-    cleanups.push(() => new Promise((resolve) => http.close(resolve)));
+    track(() => new Promise((resolve) => http.close(resolve)));
     const url = `ws://127.0.0.1:${(http.address() as AddressInfo).port}/twilio/stream/x`;
     const err = await connectFakeTwilio({ url, localAddress: '127.0.0.2' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UpgradeRejectedError);
@@ -529,7 +531,7 @@ describe('both peers through a trivial relay', () => {
     // The relay: Twilio media → input_audio_buffer.append; output_audio.delta → media + a mark per response.
     const relay = new WebSocketServer({ host: '127.0.0.1', port: 0 });
     await once(relay, 'listening');
-    cleanups.push(() => closeServer(relay));
+    track(() => closeServer(relay));
     relay.on('connection', (tw) => {
       const up = new WebSocket(fake.url);
       const early: string[] = []; // appends made before the upstream socket is open

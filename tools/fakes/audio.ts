@@ -18,11 +18,11 @@ export const ULAW_SILENCE_BYTE = 0xff;
 export type FixtureName = 'caller-8k.ulaw' | 'agent-8k.ulaw';
 
 /**
- * Where fixtures live: next to this module when run from source (vitest, type-stripping node),
- * else `<cwd>/test/fixtures` (e.g. when this file runs compiled from dist/).
+ * Where fixtures live: test/fixtures, found from this module when run from source (vitest,
+ * type-stripping node), else `<cwd>/test/fixtures` (e.g. when this file runs compiled from dist/).
  */
 function fixtureDirs(): string[] {
-  return [fileURLToPath(new URL('../fixtures/', import.meta.url)), join(process.cwd(), 'test', 'fixtures')];
+  return [fileURLToPath(new URL('../../test/fixtures/', import.meta.url)), join(process.cwd(), 'test', 'fixtures')];
 }
 
 export function fixturePath(name: FixtureName): string {
@@ -67,19 +67,4 @@ export function chunkBuffer(buffer: Buffer, size: number): Buffer[] {
 /** The 20 ms (160-byte) frames Twilio would send for `buffer`. */
 export function twilioFrames(buffer: Buffer): Buffer[] {
   return chunkBuffer(buffer, TWILIO_FRAME_BYTES);
-}
-
-const BASE64_RE = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-
-/**
- * Strict standard base64 (RFC 4648 §4, padded). `Buffer.from(s, 'base64')` silently skips bad
- * characters, so the fakes check with this first and report a protocol error instead.
- */
-export function isStrictBase64(value: string): boolean {
-  return BASE64_RE.test(value);
-}
-
-/** Decodes strict base64, or returns null when `value` is not strict base64. */
-export function decodeBase64(value: string): Buffer | null {
-  return isStrictBase64(value) ? Buffer.from(value, 'base64') : null;
 }

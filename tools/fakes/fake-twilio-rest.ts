@@ -7,7 +7,7 @@
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
-import { Recorder } from './fake-realtime.js';
+import { Recorder } from './recorder.js';
 
 export interface RestRequest {
   readonly method: string;
