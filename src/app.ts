@@ -12,7 +12,7 @@ import { createMetrics, type Metrics } from './metrics.js';
 import { httpRequestCounter } from './http-requests.js';
 import { registerWebhooks } from './twilio/webhooks.js';
 import { MAX_TOKEN_LENGTH } from './twilio/stream-token.js';
-import { createGuardStore, installGuard, type Guard, type GuardStore } from './guard/index.js';
+import { createGuardStore, installGuard, type Guard, type GuardOptions, type GuardStore } from './guard/index.js';
 import { HTTP_TIMEOUTS, serverTimeouts, type HttpTimeouts } from './guard/http-timeouts.js';
 import { registerStreamRoute } from './stream/route.js';
 import type { StreamSession } from './stream/session.js';
@@ -58,6 +58,8 @@ export interface AppDeps {
   readonly httpTimeouts?: Partial<HttpTimeouts>;
   /** Open HTTP connections per client address. @default 256 (MAX_CONNECTIONS_PER_IP) */
   readonly maxConnectionsPerIp?: number;
+  /** The guard's timings and fast lane (tests shorten or turn them off). @default installGuard's */
+  readonly guard?: Pick<GuardOptions, 'deadlineMs' | 'probeIntervalMs' | 'upgradeSettleMs' | 'fastLane'>;
 }
 
 declare module 'fastify' {
@@ -140,7 +142,9 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     metrics,
     store: deps.guardStore ?? createGuardStore(config),
     now,
+    mono: clock.mono,
     maxConnectionsPerIp: deps.maxConnectionsPerIp,
+    ...deps.guard,
   });
   app.decorate('guard', guard);
   app.addHook('onClose', async () => guard.close());

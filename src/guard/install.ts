@@ -69,6 +69,8 @@ export interface GuardOptions {
   readonly store: GuardStore;
   /** Wall clock, ms. @default Date.now */
   readonly now?: () => number;
+  /** Monotonic clock, ms (the store's probe interval). @default systemClock.mono */
+  readonly mono?: () => number;
   /** Longest wait for a shared store per call, ms. @default 50 */
   readonly deadlineMs?: number;
   /** While a shared store fails, how often to try it again, ms. @default 1_000 */
@@ -118,6 +120,7 @@ export function installGuard(app: FastifyInstance, opts: GuardOptions): Guard {
       : new ResilientStore(opts.store, new MemoryStore(guardLimits(config)), {
           deadlineMs: opts.deadlineMs,
           probeIntervalMs: opts.probeIntervalMs,
+          mono: opts.mono,
           log: app.log,
           metrics,
         });

@@ -6,9 +6,8 @@
  * ordinary route under the guard's rules (the health routes are exempt from bans). The Realtime
  * API is a local stand-in (OPENAI_REALTIME_URL), so signed webhooks pre-warm as in production.
  *
- * Tests that tune the guard beyond what buildApp takes (store deadline, probe interval, upgrade
- * settle time, fast lane off) get the guard-only app of guard-only-app.ts instead, until AppDeps
- * carries those settings.
+ * Tests that tune the guard (store deadline, probe interval, upgrade settle time, fast lane off)
+ * pass those through AppDeps.guard, to the same app.
  *
  * Clients connect from other loopback addresses (`localAddress: '127.0.0.N'`) to stand for
  * different source IPs.
@@ -18,7 +17,7 @@ import { connect, type AddressInfo } from 'node:net';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import twilio from 'twilio';
 import { WebSocket } from 'ws';
-import { buildApp } from '../../src/app.js';
+import { buildApp, type AppDeps } from '../../src/app.js';
 import { CallRegistry } from '../../src/call-registry.js';
 import { publicWsBase, type Config } from '../../src/config.js';
 import { MemoryStore, guardLimits, type Guard, type GuardStore, type GuardedStreamAuth } from '../../src/guard/index.js';
@@ -28,7 +27,6 @@ import { startFakeRealtime } from '../../tools/fakes/fake-realtime.js';
 import { captureLogs, type LogCapture } from '../helpers/log-capture.js';
 import { TEST_OPENAI_KEY, testConfig } from '../helpers/config.js';
 import { closeAfterEach } from '../helpers/close-after-each.js';
-import { guardOnlyApp, type GuardTuning } from './guard-only-app.js';
 
 export interface Harness {
   readonly app: FastifyInstance;
@@ -47,7 +45,7 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export interface HarnessOptions extends GuardTuning {
+export interface HarnessOptions extends NonNullable<AppDeps['guard']> {
   readonly env?: Record<string, string | undefined>;
   /** Default: a fresh MemoryStore with the config's limits. */
   readonly store?: (config: Config) => GuardStore;
@@ -71,14 +69,12 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     logger: logs.logger,
     metrics: createMetrics({ processDefaults: false }),
     registry: new CallRegistry(config),
-    now: () => h.clock,
+    clock: { wall: () => h.clock },
     guardStore: opts.store?.(config) ?? new MemoryStore(guardLimits(config)),
     maxConnectionsPerIp: opts.maxConnectionsPerIp,
   };
   const { deadlineMs, probeIntervalMs, upgradeSettleMs, fastLane } = opts;
-  const tuning: GuardTuning = { deadlineMs, probeIntervalMs, upgradeSettleMs, fastLane };
-  const tuned = Object.values(tuning).some((v) => v !== undefined);
-  const app = tuned ? await guardOnlyApp(config, deps, tuning) : await buildApp(config, deps);
+  const app = await buildApp(config, { ...deps, guard: { deadlineMs, probeIntervalMs, upgradeSettleMs, fastLane } });
 
   // Added after the app's own hooks, so they see what the guard let through; what it refused in
   // its own hook is seen as it is answered. (Fastify answers some requests from its router, 414
