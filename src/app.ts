@@ -23,6 +23,7 @@ import { FAILURE_THRESHOLD, RETRY_AFTER_MS, UpstreamHealth, watchConnect } from 
 import { createCallControl } from './calls/call-control.js';
 import { registerOps } from './ops/plugin.js';
 import { websocketPreClose } from './ops/closing.js';
+import { AssistantBook } from './assistants/book.js';
 
 /** Webhook form bodies are a few hundred bytes; 64 KiB is generous and still cheap to refuse. */
 export const BODY_LIMIT_BYTES = 64 * 1024;
@@ -36,13 +37,18 @@ export interface AppDeps {
   readonly logStream?: DestinationStream;
   readonly metrics?: Metrics;
   readonly registry?: CallRegistry;
+  /**
+   * The assistant profiles (server.ts opens them, to exit 1 on a bad file, and reloads them on
+   * SIGHUP). @default AssistantBook.open(ASSISTANTS_FILE, config), which throws AssistantsError
+   */
+  readonly assistants?: AssistantBook;
   /** The one place time comes from (tests replace the wall clock to move it). @default systemClock */
   readonly clock?: Partial<Clock>;
   /**
-   * Opens a call's Realtime socket (tests). The pool still configures it and pre-warms, and upstream
-   * health and the expiry watch still watch it. @default connectRealtime(config)
+   * Opens a call's Realtime socket on its profile's model (tests). The pool still configures it and
+   * pre-warms, and upstream health and the expiry watch still watch it. @default connectRealtime(config, …, model)
    */
-  readonly connectUpstream?: (callSid: string) => WebSocket;
+  readonly connectUpstream?: (callSid: string, model: string) => WebSocket;
   /** How long a pre-warmed upstream waits for its stream, in ms (tests shorten it). @default 15 000 */
   readonly prewarmTimeoutMs?: number;
   /** Interval of the `metrics` log line in ms (tests shorten it). @default 60 000 */
@@ -65,10 +71,14 @@ declare module 'fastify' {
     guard: Guard;
     /** Live stream sessions: the stream route adds and removes them; a drain and shutdown read them. */
     sessions: Set<StreamSession>;
+    /** The assistant profiles in force; `reloadAssistants(app.assistants, app.log)` on SIGHUP. */
+    assistants: AssistantBook;
   }
 }
 
 export async function buildApp(config: Config, deps: AppDeps = {}): Promise<FastifyInstance> {
+  // First: a bad assistants file must stop the start before anything is opened.
+  const assistants = deps.assistants ?? AssistantBook.open(config.assistantsFile, config);
   const logger = deps.logger ?? createLogger(config, deps.logStream);
   const registry = deps.registry ?? new CallRegistry(config);
   const metrics = deps.metrics ?? createMetrics();
@@ -96,6 +106,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   app.decorate('metrics', metrics);
   const sessions = new Set<StreamSession>();
   app.decorate('sessions', sessions);
+  app.decorate('assistants', assistants);
 
   app.addContentTypeParser(
     'application/x-www-form-urlencoded',
@@ -164,9 +175,11 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
 
   // Call control: outbound calls, the assistant's tools, per-call greetings, pre-warmed upstreams.
   const callControl = createCallControl({
-    connect: (callSid) => watchConnect(deps.connectUpstream?.(callSid) ?? connectRealtime(config), upstreamHealth, now),
+    connect: (callSid, model) =>
+      watchConnect(deps.connectUpstream?.(callSid, model) ?? connectRealtime(config, undefined, model), upstreamHealth, now),
     config,
     registry,
+    assistants,
     metrics,
     log: logger,
     clock,
@@ -184,6 +197,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     registry,
     now,
     onBadSignature: (request, reason) => guard.reportRejectedCredential(request, reason),
+    assistantFor: callControl.assistantFor,
     onTwimlServed: callControl.onTwimlServed,
   });
   registerStreamRoute(app, {
@@ -191,7 +205,6 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     metrics,
     openUpstream: callControl.openUpstream,
     sessions,
-    extend: callControl.extend,
     clock,
   });
   callControl.register(app);

@@ -7,6 +7,7 @@
  */
 import { isIP } from 'node:net';
 import { INVALID_FRAME_LIMIT } from './stream/twilio-protocol.js';
+import { parsePricesVariable, type Prices } from './usage/prices.js';
 
 type Env = Record<string, string | undefined>;
 
@@ -140,6 +141,11 @@ function host(env: string): Field<string> {
   };
 }
 
+/** `MODEL_PRICES`: unset, or one line of JSON prices (src/usage/prices.ts) for OPENAI_MODEL. */
+function prices(env: string): Field<Prices | undefined> {
+  return { env, parse: (raw) => parsePricesVariable(raw, env) };
+}
+
 /** Whether the variable is set (non-blank). */
 function given(env: string): Field<boolean> {
   return { env, parse: (raw) => ({ value: present(raw) }) };
@@ -233,6 +239,16 @@ const schema = {
   /** One Twilio REST request (connect, answer and body) may take this long, in ms. */
   twilioRestTimeoutMs: int('TWILIO_REST_TIMEOUT_MS', 10_000, 100, 120_000),
   transferNumber: optionalStr('TRANSFER_NUMBER'),
+  /**
+   * Assistant profiles per called number (docs/assistants.md): a JSON file, checked at start and
+   * reloaded on SIGHUP. Unset: one profile from OPENAI_INSTRUCTIONS, GREETING, TRANSFER_NUMBER….
+   */
+  assistantsFile: optionalStr('ASSISTANTS_FILE'),
+  /**
+   * USD per million tokens for OPENAI_MODEL, by direction and modality: calls on that model (and
+   * no `prices` of their own) get an estimated cost. Unset: no cost is shown anywhere.
+   */
+  modelPrices: prices('MODEL_PRICES'),
   apiToken: optionalStr('API_TOKEN'),
   metricsToken: optionalStr('METRICS_TOKEN'),
   trustProxy: trustProxy('TRUST_PROXY'),

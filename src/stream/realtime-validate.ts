@@ -68,7 +68,8 @@ export type RealtimeServerEvent =
     }
   | {
       readonly type: 'response.done';
-      readonly response?: { readonly id?: string; readonly status?: string; readonly status_details?: unknown };
+      /** `usage` as received: parsed by stream/realtime-usage.ts, which refuses what it cannot count. */
+      readonly response?: { readonly id?: string; readonly status?: string; readonly status_details?: unknown; readonly usage?: unknown };
     }
   | {
       readonly type: 'error';
@@ -244,6 +245,7 @@ function parseKnown(v: Obj, type: Exclude<KnownServerEventType, typeof DELTA>): 
         id: optStr(r, 'id', MAX_ID_CHARS),
         status: optStr(r, 'status', MAX_LABEL_CHARS),
         status_details: r.status_details,
+        usage: r.usage,
       }));
       return { type, response };
     }

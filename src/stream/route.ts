@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import type { Metrics } from '../metrics.js';
 import { STREAM_ROUTE } from '../twilio/stream-path.js';
-import { StreamSession, type SessionOptions } from './session.js';
+import { StreamSession } from './session.js';
 import type { UpstreamProvider } from './upstream.js';
 import type { Clock } from '../clock.js';
 
@@ -38,8 +38,6 @@ export interface StreamRouteOptions {
   /** Live sessions (the app's; a drain and shutdown read it): each is added here and removed when it ends. */
   readonly sessions: Set<StreamSession>;
   readonly clock: Clock;
-  /** Call-control additions (tools, tool calls); see src/calls. */
-  readonly extend?: Pick<SessionOptions, 'tools' | 'onToolCall'>;
 }
 
 export function registerStreamRoute(app: FastifyInstance, opts: StreamRouteOptions): void {
@@ -62,7 +60,6 @@ export function registerStreamRoute(app: FastifyInstance, opts: StreamRouteOptio
       metrics: opts.metrics,
       openUpstream: opts.openUpstream,
       now: opts.clock.mono,
-      ...opts.extend,
       onEnd: () => sessions.delete(session),
     });
     sessions.add(session);
