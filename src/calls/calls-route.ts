@@ -17,7 +17,7 @@
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../config.js';
-import { bearer, hasBearer } from '../bearer.js';
+import { requireBearer } from '../bearer-hook.js';
 import type { CallRegistry } from '../call-registry.js';
 import type { Assistants } from '../assistants/assistant.js';
 import { MAX_GREETING_CHARS, MAX_OVERRIDE_INSTRUCTIONS_CHARS, parseCallRequest } from './call-request.js';
@@ -59,26 +59,7 @@ export function registerCallsRoute(app: FastifyInstance, opts: CallsRouteOptions
   const apiToken = config.apiToken;
 
   /** onRequest: runs before the body is read, so an unauthenticated request costs no parsing. */
-  function authorize(request: FastifyRequest, reply: FastifyReply, done: () => void): void {
-    if (bearer(request.headers.authorization) === null) {
-      void reply
-        .code(401)
-        .header('WWW-Authenticate', 'Bearer realm="voice-bridge"')
-        .send({ error: 'Unauthorized', reason: 'missing_token', message: 'send Authorization: Bearer <API_TOKEN>' });
-      return;
-    }
-    if (!hasBearer(request.headers.authorization, apiToken)) {
-      // No IP here: the guard logs it hashed (or in clear at debug) with the cooldown it starts.
-      request.log.warn('POST /calls with a wrong API token');
-      opts.onBadToken?.(request);
-      void reply
-        .code(401)
-        .header('WWW-Authenticate', 'Bearer realm="voice-bridge", error="invalid_token"')
-        .send({ error: 'Unauthorized', reason: 'bad_token', message: 'the API token is wrong' });
-      return;
-    }
-    done();
-  }
+  const authorize = requireBearer({ token: apiToken, onBadToken: opts.onBadToken });
 
   app.post(
     '/calls',

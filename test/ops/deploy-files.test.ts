@@ -48,6 +48,8 @@ describe('Dockerfile', () => {
     expect(final).toContain('RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force');
     expect(final).toContain('COPY --from=build /app/dist ./dist');
     expect(final).toContain('USER node');
+    // The call records' directory (CALLS_DB default ./data/calls.db), writable by that user.
+    expect(final.indexOf('RUN mkdir -p /app/data && chown node:node /app/data')).toBeLessThan(final.indexOf('USER node'));
     expect(final).toContain('STOPSIGNAL SIGTERM');
     expect(final.at(-1)).toBe('CMD ["node", "dist/server.js"]');
   });
@@ -111,6 +113,11 @@ describe('compose.yaml', () => {
     const caddyBlock = compose.slice(compose.indexOf('  caddy:'), compose.indexOf('  redis:'));
     expect(caddyBlock).toContain(`ipv4_address: ${trusted}`);
     expect(compose).toMatch(/profiles: \["redis"\]/);
+    // The read-only app container keeps its call records (SQLite) on a named volume.
+    const appBlock = compose.slice(compose.indexOf('  app:'), compose.indexOf('  caddy:'));
+    expect(appBlock).toContain('read_only: true');
+    expect(appBlock).toContain('- call_records:/app/data\n');
+    expect(compose).toMatch(/^volumes:\n(?: {2}\w+:\n)* {2}call_records:$/m);
     // caddy:2 is 2.7+: it gets the keep-calls-on-reload snippet of the shipped Caddyfile.
     expect(caddyBlock).toContain('image: caddy:2\n');
     expect(caddyBlock).toContain('CADDY_ON_RELOAD: keep_calls_on_reload\n');
@@ -146,7 +153,7 @@ describe('the systemd unit (deploy/voice-bridge.service)', () => {
     expect(seconds).toBeGreaterThanOrEqual(DRAIN_DEFAULT_S + 10 + 30);
   });
 
-  it('keeps its hardening, with nothing writable (the build happened at install)', () => {
+  it('keeps its hardening, with nothing writable but its state directory (call records; the build happened at install)', () => {
     for (const line of [
       'NoNewPrivileges=true',
       'ProtectSystem=strict',
@@ -160,6 +167,8 @@ describe('the systemd unit (deploy/voice-bridge.service)', () => {
       expect(settings, line).toContain(line);
     }
     expect(setting('ReadWritePaths')).toEqual([]);
+    expect(setting('StateDirectory')).toEqual(['voice-bridge']);
+    expect(setting('Environment')).toContain('CALLS_DB=/var/lib/voice-bridge/calls.db');
   });
 
   it('its ExecStart, run from a package directory, is the server: ready, and SIGTERM to that PID drains and exits 0', async () => {
