@@ -24,6 +24,7 @@ import { createCallControl } from './calls/call-control.js';
 import { registerOps } from './ops/plugin.js';
 import { openCallRecords, type CallRecords } from './records/call-records.js';
 import { websocketPreClose } from './ops/closing.js';
+import { AssistantBook } from './assistants/book.js';
 
 /** Webhook form bodies are a few hundred bytes; 64 KiB is generous and still cheap to refuse. */
 export const BODY_LIMIT_BYTES = 64 * 1024;
@@ -37,13 +38,18 @@ export interface AppDeps {
   readonly logStream?: DestinationStream;
   readonly metrics?: Metrics;
   readonly registry?: CallRegistry;
+  /**
+   * The assistant profiles (server.ts opens them, to exit 1 on a bad file, and reloads them on
+   * SIGHUP). @default AssistantBook.open(ASSISTANTS_FILE, config), which throws AssistantsError
+   */
+  readonly assistants?: AssistantBook;
   /** The one place time comes from (tests replace the wall clock to move it). @default systemClock */
   readonly clock?: Partial<Clock>;
   /**
-   * Opens a call's Realtime socket (tests). The pool still configures it and pre-warms, and upstream
-   * health and the expiry watch still watch it. @default connectRealtime(config)
+   * Opens a call's Realtime socket on its profile's model (tests). The pool still configures it and
+   * pre-warms, and upstream health and the expiry watch still watch it. @default connectRealtime(config, …, model)
    */
-  readonly connectUpstream?: (callSid: string) => WebSocket;
+  readonly connectUpstream?: (callSid: string, model: string) => WebSocket;
   /** How long a pre-warmed upstream waits for its stream, in ms (tests shorten it). @default 15 000 */
   readonly prewarmTimeoutMs?: number;
   /** Interval of the `metrics` log line in ms (tests shorten it). @default 60 000 */
@@ -71,10 +77,14 @@ declare module 'fastify' {
     /** Live stream sessions: the stream route adds and removes them; a drain and shutdown read them. */
     sessions: Set<StreamSession>;
     records: CallRecords;
+    /** The assistant profiles in force; `reloadAssistants(app.assistants, app.log)` on SIGHUP. */
+    assistants: AssistantBook;
   }
 }
 
 export async function buildApp(config: Config, deps: AppDeps = {}): Promise<FastifyInstance> {
+  // First: a bad assistants file must stop the start before anything is opened.
+  const assistants = deps.assistants ?? AssistantBook.open(config.assistantsFile, config);
   const logger = deps.logger ?? createLogger(config, deps.logStream);
   const registry = deps.registry ?? new CallRegistry(config);
   const metrics = deps.metrics ?? createMetrics();
@@ -102,6 +112,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   app.decorate('metrics', metrics);
   const sessions = new Set<StreamSession>();
   app.decorate('sessions', sessions);
+  app.decorate('assistants', assistants);
 
   app.addContentTypeParser(
     'application/x-www-form-urlencoded',
@@ -172,9 +183,11 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
 
   // Call control: outbound calls, the assistant's tools, per-call greetings, pre-warmed upstreams.
   const callControl = createCallControl({
-    connect: (callSid) => watchConnect(deps.connectUpstream?.(callSid) ?? connectRealtime(config), upstreamHealth, now),
+    connect: (callSid, model) =>
+      watchConnect(deps.connectUpstream?.(callSid, model) ?? connectRealtime(config, undefined, model), upstreamHealth, now),
     config,
     registry,
+    assistants,
     metrics,
     log: logger,
     clock,
@@ -192,6 +205,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     registry,
     now,
     onBadSignature: (request, reason) => guard.reportRejectedCredential(request, reason),
+    assistantFor: callControl.assistantFor,
     onTwimlServed: callControl.onTwimlServed,
   });
   // Call records: what each call leaves (SQLite, or Postgres with DATABASE_URL), and GET /calls.
@@ -208,7 +222,6 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     openUpstream: callControl.openUpstream,
     sessions,
     recorder: records.recorder,
-    extend: callControl.extend,
     clock,
   });
   callControl.register(app);

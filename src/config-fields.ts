@@ -2,6 +2,7 @@
  * The config schema's field kinds: how one environment variable becomes one typed value, or a
  * sentence saying what is wrong with it and how to fix it. config.ts lists the fields.
  */
+import { parsePricesVariable, type Prices } from './usage/prices.js';
 import { isIP } from 'node:net';
 
 export type Env = Record<string, string | undefined>;
@@ -134,6 +135,11 @@ export function host(env: string): Field<string> {
     env,
     parse: (raw, all) => ({ value: present(raw) ? raw.trim() : present(all.TWILIO_AUTH_TOKEN) ? '0.0.0.0' : '127.0.0.1' }),
   };
+}
+
+/** `MODEL_PRICES`: unset, or one line of JSON prices (src/usage/prices.ts) for OPENAI_MODEL. */
+export function prices(env: string): Field<Prices | undefined> {
+  return { env, parse: (raw) => parsePricesVariable(raw, env) };
 }
 
 /** Whether the variable is set (non-blank). */

@@ -7,7 +7,7 @@
  */
 import { recordSettings, RecordSettingsError, type RecordSettings } from './records/settings.js';
 import { INVALID_FRAME_LIMIT } from './stream/invalid-frame-run.js';
-import { bool, given, host, instanceId, int, oneOf, optionalStr, present, redisUrl, str, trustProxy, url, type Env, type Field } from './config-fields.js';
+import { bool, given, host, instanceId, int, oneOf, optionalStr, present, prices, redisUrl, str, trustProxy, url, type Env, type Field } from './config-fields.js';
 
 const DEFAULT_INSTRUCTIONS =
   'You are a friendly, concise phone assistant. Speak naturally in short sentences, ' +
@@ -38,6 +38,16 @@ const schema = {
   /** One Twilio REST request (connect, answer and body) may take this long, in ms. */
   twilioRestTimeoutMs: int('TWILIO_REST_TIMEOUT_MS', 10_000, 100, 120_000),
   transferNumber: optionalStr('TRANSFER_NUMBER'),
+  /**
+   * Assistant profiles per called number (docs/assistants.md): a JSON file, checked at start and
+   * reloaded on SIGHUP. Unset: one profile from OPENAI_INSTRUCTIONS, GREETING, TRANSFER_NUMBER….
+   */
+  assistantsFile: optionalStr('ASSISTANTS_FILE'),
+  /**
+   * USD per million tokens for OPENAI_MODEL, by direction and modality: calls on that model (and
+   * no `prices` of their own) get an estimated cost. Unset: no cost is shown anywhere.
+   */
+  modelPrices: prices('MODEL_PRICES'),
   apiToken: optionalStr('API_TOKEN'),
   metricsToken: optionalStr('METRICS_TOKEN'),
   trustProxy: trustProxy('TRUST_PROXY'),

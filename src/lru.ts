@@ -1,7 +1,7 @@
 /**
  * A bounded map that forgets its least recently used entry first: the one cache shape the guard's
  * records (guard/memory-store.ts), its learnt client addresses (guard/forwarded-clients.ts) and
- * pending greetings (calls/greetings.ts) all need.
+ * pending calls (calls/pending-calls.ts) all need.
  *
  * A Map keeps insertion order, so re-inserting on every touch keeps it in use order, oldest
  * first; every operation is O(1). Overflow action: `set` drops the oldest entries until

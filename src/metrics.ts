@@ -14,6 +14,15 @@ import { CallCounters, type CallStats } from './stream/call-stats.js';
 export type Direction = 'to_upstream' | 'to_twilio';
 export type Peer = 'twilio' | 'upstream';
 
+/**
+ * Distinct `assistant` label values per app: a file holds at most 50 profiles (MAX_ASSISTANTS),
+ * so this is four files' worth of names across reloads. Past it, a new name is counted as
+ * OTHER_ASSISTANT_LABEL (and its calls still log their own name), so series stay bounded.
+ */
+export const MAX_ASSISTANT_LABELS = 200;
+/** The label of names past MAX_ASSISTANT_LABELS; no profile name can start with "_". */
+export const OTHER_ASSISTANT_LABEL = '_other';
+
 /** One series of a per-call counter: its label values and how to read it from a call's stats. */
 type Series = readonly [labels: readonly string[], read: (stats: CallStats) => number];
 
@@ -45,6 +54,14 @@ export interface Metrics {
   readonly draining: Gauge;
   /** What became of each pre-warmed upstream (calls/upstream-pool.ts). */
   readonly prewarms: Counter<'outcome'>;
+  /** Calls whose stream started, by assistant profile. */
+  readonly assistantCalls: Counter<'assistant'>;
+  /** Model tokens from response.done usage, by direction (input/output), modality (text/audio/cached) and profile. */
+  readonly modelTokens: Counter<'direction' | 'modality' | 'assistant'>;
+  /** Estimated USD, by profile; only profiles with prices have a series. */
+  readonly modelCost: Counter<'assistant'>;
+  /** A profile name as an `assistant` label value (bounded by MAX_ASSISTANT_LABELS). */
+  readonly assistantLabel: (name: string) => string;
 }
 
 export interface MetricsOptions {
@@ -61,6 +78,7 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
   }
   const registers = [registry];
   const calls = new CallCounters();
+  const assistantLabels = new Set<string>();
   /** Publishes each series' growth since the last collect (series keyed by their label values). */
   const publisher = (series: readonly Series[]) => {
     const published = new Map<string, number>();
@@ -206,5 +224,29 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
       help: '1 while the instance drains after SIGTERM/SIGINT (no new calls; live ones run on), else 0',
       registers,
     }),
+    assistantCalls: new Counter({
+      name: `${p}assistant_calls_total`,
+      help: 'Calls whose media stream started, by assistant profile',
+      labelNames: ['assistant'],
+      registers,
+    }),
+    modelTokens: new Counter({
+      name: `${p}model_tokens_total`,
+      help: 'Realtime model tokens reported in response.done usage, by direction (input, output), modality (text, audio; cached: input tokens billed at the cached rate, not in text or audio) and assistant profile',
+      labelNames: ['direction', 'modality', 'assistant'],
+      registers,
+    }),
+    modelCost: new Counter({
+      name: `${p}model_cost_total`,
+      help: 'Estimated model cost in US dollars from the tokens and the prices configured for the assistant profile (MODEL_PRICES or the profile\'s prices); no series for profiles without prices',
+      labelNames: ['assistant'],
+      registers,
+    }),
+    assistantLabel(name) {
+      if (assistantLabels.has(name)) return name;
+      if (assistantLabels.size >= MAX_ASSISTANT_LABELS) return OTHER_ASSISTANT_LABEL;
+      assistantLabels.add(name);
+      return name;
+    },
   };
 }

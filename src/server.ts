@@ -1,6 +1,6 @@
 /**
- * The process: load config, build the app, listen, and drain on SIGTERM/SIGINT. Nothing else
- * lives here; the decisions are in src/ops (shutdown-policy.ts: what a signal means; drain.ts:
+ * The process: load config and the assistant profiles, build the app, listen, drain on
+ * SIGTERM/SIGINT and reload the profiles on SIGHUP. Nothing else lives here; the decisions are in src/ops (shutdown-policy.ts: what a signal means; drain.ts:
  * waiting for calls).
  *
  * Shutdown: first signal → drain (readyz 503, new calls refused in words, live calls go on for up
@@ -15,6 +15,9 @@ import { drainCalls } from './ops/drain.js';
 import { signatureWarning, startupSummary, STARTUP_SUMMARY_MSG } from './ops/startup-summary.js';
 import { onSignal, RUNNING, type ShutdownSignal, type ShutdownState } from './ops/shutdown-policy.js';
 import { exitOnProcessFaults } from './ops/process-faults.js';
+import { reloadAssistants } from './ops/reload-assistants.js';
+import { AssistantBook } from './assistants/book.js';
+import { AssistantsError } from './assistants/load.js';
 
 /** app.close() after the drain only closes idle sockets and the listener; 10 s is ample, in ms. */
 const CLOSE_DEADLINE_MS = 10_000;
@@ -32,8 +35,20 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const app = await buildApp(config);
+  let assistants: AssistantBook;
+  try {
+    assistants = AssistantBook.open(config.assistantsFile, config);
+  } catch (err) {
+    if (err instanceof AssistantsError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+  const app = await buildApp(config, { assistants });
   exitOnProcessFaults(app.log);
+  // Reads ASSISTANTS_FILE again: new calls get the new profiles, live calls keep theirs.
+  process.on('SIGHUP', () => reloadAssistants(assistants, app.log));
   const unsigned = signatureWarning(config);
   if (unsigned) app.log[unsigned.level](unsigned.msg);
 
@@ -62,7 +77,7 @@ async function main(): Promise<void> {
   process.on('SIGINT', onProcessSignal);
 
   await app.listen({ host: config.host, port: config.port });
-  app.log.info(startupSummary(config, app.server.address() as AddressInfo), STARTUP_SUMMARY_MSG);
+  app.log.info(startupSummary(config, app.server.address() as AddressInfo, assistants.current()), STARTUP_SUMMARY_MSG);
 }
 
 async function shutdown(app: Awaited<ReturnType<typeof buildApp>>, config: Config): Promise<void> {

@@ -86,7 +86,12 @@ describe('the server process', () => {
       streamUrl: 'wss://voice.example.com/twilio/stream/<token>',
       guardStore: `redis 127.0.0.1:${redisPort}`,
       signatures: 'on',
-      tools: ['end_call', 'transfer_call'],
+      assistants: {
+        file: null,
+        default: 'default',
+        numbers: 0,
+        profiles: { default: { model: 'gpt-realtime', voice: 'marin', tools: ['end_call', 'transfer_call'], priced: false } },
+      },
       callsApi: 'on',
       transcriptsInLog: false,
       drainTimeoutSeconds: 42,

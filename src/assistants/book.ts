@@ -30,7 +30,10 @@ export class AssistantBook {
   static open(file: string | undefined, config: ImplicitAssistantSettings, opts: Partial<LoadOptions> = {}): AssistantBook {
     if (file === undefined) return new AssistantBook(profilesFromConfig(config));
     const load = () =>
-      loadAssistants(file, { ...opts, defaults: opts.defaults ?? { model: config.openaiModel, voice: config.openaiVoice } });
+      loadAssistants(file, {
+        ...opts,
+        defaults: opts.defaults ?? { model: config.openaiModel, voice: config.openaiVoice, prices: config.modelPrices },
+      });
     const first = load();
     if (!first.ok) throw new AssistantsError(first.problems);
     return new AssistantBook(first.assistants, load);

@@ -4,7 +4,7 @@
  */
 import { isE164 } from '../config.js';
 import { checkKeys, checkText, echo, indexPath, isJsonObject, jsonType, keyPath, type JsonObject, type Problems } from '../checked-json.js';
-import { readPrices } from '../usage/prices.js';
+import { readPrices, type Prices } from '../usage/prices.js';
 import type { Assistant } from './assistant.js';
 import { readInstructionsFile } from './instructions-file.js';
 import { MAX_GREETING_CHARS, MAX_INSTRUCTIONS_CHARS, MAX_MODEL_CHARS, MAX_PATH_CHARS } from './limits.js';
@@ -30,8 +30,19 @@ export interface ProfileContext {
   readonly toolNames: readonly string[];
   /** Voices a profile may name. */
   readonly voices: readonly string[];
-  /** What a profile that leaves them out gets (OPENAI_MODEL, OPENAI_VOICE). */
-  readonly defaults: { readonly model: string; readonly voice: string };
+  /** What a profile that leaves them out gets (OPENAI_MODEL, OPENAI_VOICE, MODEL_PRICES). */
+  readonly defaults: ProfileDefaults;
+}
+
+/** The environment's settings a profile falls back on. */
+export interface ProfileDefaults {
+  readonly model: string;
+  readonly voice: string;
+  /**
+   * MODEL_PRICES: the prices of `model` (OPENAI_MODEL), so only a profile on that model without
+   * `prices` of its own gets them; a profile on another model without prices gets no cost.
+   */
+  readonly prices?: Prices | undefined;
 }
 
 /** A model name: it goes into the Realtime URL's query string. */
@@ -140,13 +151,19 @@ export function readProfile(name: string, v: unknown, path: string, ctx: Profile
   if (language !== undefined && !LANGUAGE.test(language)) {
     problems.add(keyPath(path, 'language'), `must be an ISO-639-1 code of two lower-case letters such as "en" (got ${echo(language)})`);
   }
-  const prices = v.prices === undefined ? undefined : readPrices(v.prices, keyPath(path, 'prices'), problems);
+  const resolvedModel = model ?? ctx.defaults.model;
+  const prices =
+    v.prices === undefined
+      ? resolvedModel === ctx.defaults.model
+        ? ctx.defaults.prices
+        : undefined
+      : readPrices(v.prices, keyPath(path, 'prices'), problems);
 
   if (problems.count > before) return undefined;
   return Object.freeze({
     name,
     instructions: instructions!,
-    model: model ?? ctx.defaults.model,
+    model: resolvedModel,
     voice: voice ?? ctx.defaults.voice,
     greeting,
     tools: Object.freeze(tools!),

@@ -11,7 +11,7 @@ import { isE164 } from '../config.js';
 import { bracketPath, checkKeys, echo, isJsonObject, jsonType, keyPath, Problems, readObject } from '../checked-json.js';
 import { frozenRecord, type Assistant, type Assistants } from './assistant.js';
 import { MAX_ASSISTANT_NAME_CHARS, MAX_ASSISTANTS, MAX_NUMBERS } from './limits.js';
-import { readProfile, type ProfileContext } from './read-profile.js';
+import { readProfile, type ProfileContext, type ProfileDefaults } from './read-profile.js';
 import { BRIDGE_TOOL_NAMES } from './tool-names.js';
 import { REALTIME_VOICES } from './voices.js';
 
@@ -20,8 +20,8 @@ export type AssistantsVerdict = { readonly ok: true; readonly assistants: Assist
 export interface ValidateOptions {
   /** The assistants file's directory: `instructionsFile` is relative to it. */
   readonly dir: string;
-  /** What a profile that leaves them out gets: OPENAI_MODEL and OPENAI_VOICE. */
-  readonly defaults: { readonly model: string; readonly voice: string };
+  /** What a profile that leaves them out gets: OPENAI_MODEL, OPENAI_VOICE (and MODEL_PRICES for OPENAI_MODEL). */
+  readonly defaults: ProfileDefaults;
   /** @default BRIDGE_TOOL_NAMES (end_call, transfer_call) */
   readonly toolNames?: readonly string[];
   /** @default REALTIME_VOICES */

@@ -1,7 +1,9 @@
 /**
- * Call control, wired: outbound calls (`POST /calls`, `POST /twilio/call-status`), the
- * assistant's tools (end_call; transfer_call with TRANSFER_NUMBER), per-call greetings and
- * pre-warmed upstream sessions. `buildApp` hands the pieces to the webhooks and the stream route.
+ * Call control, wired: outbound calls (`POST /calls`, `POST /twilio/call-status`), each call's
+ * assistant profile (resolved once: at POST /calls or at the webhook, kept by CallSid until the
+ * stream takes it), the profile's tools (end_call; transfer_call to its number), per-call
+ * greetings and pre-warmed upstream sessions. `buildApp` hands the pieces to the webhooks and the
+ * stream route.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
@@ -10,23 +12,24 @@ import type { Config } from '../config.js';
 import type { WebSocket } from 'ws';
 import type { CallRegistry } from '../call-registry.js';
 import type { Clock } from '../clock.js';
-import type { TwimlServedEvent } from '../twilio/webhooks.js';
+import type { TwimlServedEvent, WebhookCall } from '../twilio/webhooks.js';
 import type { OnBadSignature } from '../twilio/signature.js';
-import type { SessionOptions } from '../stream/session.js';
 import type { UpstreamProvider } from '../stream/upstream.js';
+import type { Assistant } from '../assistants/assistant.js';
+import type { AssistantBook } from '../assistants/book.js';
+import { callToolsFor } from '../assistants/call-tools.js';
 import { createTwilioRest, restSettingsNotice, type TwilioRest } from './twilio-rest.js';
-import { PendingGreetings } from './greetings.js';
-import { UpstreamPool } from './upstream-pool.js';
+import { PendingCalls, type PendingCall } from './pending-calls.js';
+import { UpstreamPool, type CallToolSet } from './upstream-pool.js';
 import { registerCallsRoute } from './calls-route.js';
 import { registerCallStatusRoute } from './call-status-route.js';
 import { createToolRouter } from './tools/router.js';
-import { endCallTool } from './tools/end-call.js';
-import { transferCallTool } from './tools/transfer-call.js';
-import type { CallTool } from './tools/tool.js';
 
 export interface CallControlOptions {
   readonly config: Config;
   readonly registry: CallRegistry;
+  /** The profiles in force (reloaded on SIGHUP); each call takes its profile from here once. */
+  readonly assistants: AssistantBook;
   readonly log: Logger;
   /** For counting upstream messages the pool sends. */
   readonly metrics?: Metrics;
@@ -35,8 +38,8 @@ export interface CallControlOptions {
   readonly rest?: TwilioRest | null;
   /** @default PREWARM_TIMEOUT_MS (15 s) */
   readonly prewarmTimeoutMs?: number;
-  /** Opens a call's Realtime socket (the app wraps connectRealtime to watch upstream health). */
-  readonly connect?: (callSid: string) => WebSocket;
+  /** Opens a call's Realtime socket on `model` (the app wraps connectRealtime to watch upstream health). */
+  readonly connect?: (callSid: string, model: string) => WebSocket;
   /** Wire to the guard: a bad signature on /twilio/call-status (the guard let it through to be checked). */
   readonly onBadSignature?: OnBadSignature;
   /** Wire to the guard: a wrong API token on POST /calls. */
@@ -44,9 +47,10 @@ export interface CallControlOptions {
 }
 
 export interface CallControl {
-  /** For the stream route: tools to declare and the tool-call dispatcher. */
-  readonly extend: Pick<SessionOptions, 'tools' | 'onToolCall'>;
+  /** For the stream route: the call's configured upstream, with its profile and tool dispatcher. */
   readonly openUpstream: UpstreamProvider;
+  /** For the webhooks: the profile of a call whose stream TwiML is being served (resolved once, kept). */
+  readonly assistantFor: (call: WebhookCall) => Assistant;
   /** For the webhooks: a verified webhook served stream TwiML (pre-warm here). */
   readonly onTwimlServed: (event: TwimlServedEvent) => void;
   /** Registers POST /calls (when API_TOKEN is set) and POST /twilio/call-status. */
@@ -55,26 +59,27 @@ export interface CallControl {
   close(): void;
 }
 
-/** The tools this configuration can honour: none without REST credentials (hang-up needs them). */
-export function callTools(config: Config, rest: TwilioRest | null): CallTool[] {
-  if (!rest) return [];
-  return config.transferNumber ? [endCallTool, transferCallTool(config.transferNumber)] : [endCallTool];
+/** The names of the tools `assistant`'s calls declare: none without REST credentials (hang-up needs them). */
+export function declaredToolNames(assistant: Assistant, withRest: boolean): string[] {
+  return withRest ? callToolsFor(assistant).map((tool) => tool.declaration.name) : [];
 }
 
 export function createCallControl(opts: CallControlOptions): CallControl {
-  const { config, registry, clock } = opts;
+  const { config, registry, clock, assistants: book } = opts;
   const now = clock.wall;
   const log = opts.log;
   const rest = opts.rest === undefined ? createTwilioRest(config) : opts.rest;
-  const greetings = new PendingGreetings();
-  const tools = callTools(config, rest);
-  const router = rest ? createToolRouter(tools, { rest, config }) : null;
-  const declarations = router?.declarations ?? [];
+  const pending = new PendingCalls();
+  const toolsFor = toolSets(config, rest);
   const pool = new UpstreamPool({
     config,
     registry,
-    tools: declarations,
-    greetingFor: (callSid) => greetings.take(callSid, now()) ?? config.greeting,
+    callFor: (callSid, named): PendingCall =>
+      pending.take(callSid, now()) ?? {
+        assistant: (named === undefined ? undefined : book.byName(named)) ?? book.current().default,
+        greeting: undefined,
+      },
+    toolsFor,
     log,
     clock,
     prewarmTimeoutMs: opts.prewarmTimeoutMs,
@@ -85,18 +90,26 @@ export function createCallControl(opts: CallControlOptions): CallControl {
   if (notice) log.info(notice);
 
   return {
-    extend: { tools: declarations, ...(router ? { onToolCall: router.onToolCall } : {}) },
     openUpstream: pool.provider,
+    assistantFor({ callSid, direction, to }) {
+      const kept = pending.peek(callSid, now());
+      if (kept) return kept.assistant; // placed through POST /calls, or a repeated webhook
+      // Inbound: the called number's profile. Outbound without POST /calls: the default.
+      const assistant = direction === 'inbound' ? book.forNumber(to) : book.current().default;
+      // Kept as long as the stream token it goes with: after that no stream can start.
+      pending.set(callSid, { assistant, greeting: undefined }, now(), config.streamTokenTtlSeconds * 1000);
+      return assistant;
+    },
     onTwimlServed: (event) => {
-      pool.prewarm(event.callSid);
+      pool.prewarm(event.callSid, event.assistant);
     },
     register(app) {
-      registerCallsRoute(app, { config, registry, rest, greetings, now, onBadToken: opts.onBadToken });
+      registerCallsRoute(app, { config, registry, rest, pending, profiles: () => book.current(), now, onBadToken: opts.onBadToken });
       registerCallStatusRoute(app, {
         config,
         onBadSignature: opts.onBadSignature,
         onCallOver: (callSid) => {
-          greetings.delete(callSid);
+          pending.delete(callSid);
           pool.discard(callSid);
         },
       });
@@ -104,5 +117,24 @@ export function createCallControl(opts: CallControlOptions): CallControl {
     close() {
       pool.close();
     },
+  };
+}
+
+/**
+ * A profile → its calls' tools and dispatcher, built once per profile: cached on the profile's
+ * `tools` array, which a per-call instructions override (withInstructions) keeps, so overridden
+ * calls share their profile's router. Without REST credentials no profile declares tools.
+ */
+function toolSets(config: Config, rest: TwilioRest | null): (assistant: Assistant) => CallToolSet {
+  const none: CallToolSet = { declarations: [] };
+  const cache = new WeakMap<readonly string[], { readonly transferNumber: string | undefined; readonly set: CallToolSet }>();
+  return (assistant) => {
+    if (!rest) return none;
+    const hit = cache.get(assistant.tools);
+    if (hit && hit.transferNumber === assistant.transferNumber) return hit.set;
+    const router = createToolRouter(callToolsFor(assistant), { rest, config });
+    const set: CallToolSet = { declarations: router.declarations, onToolCall: router.onToolCall };
+    cache.set(assistant.tools, { transferNumber: assistant.transferNumber, set });
+    return set;
   };
 }

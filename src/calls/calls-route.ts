@@ -1,7 +1,8 @@
 /**
  * `POST /calls`: place an outbound call. `Authorization: Bearer $API_TOKEN` (compared in constant
- * time); the route does not exist (404) while API_TOKEN is unset. JSON `{ "to", "greeting"? }` →
- * 200 `{ "callSid" }`. Every other answer says whether a call was placed, so a client knows
+ * time); the route does not exist (404) while API_TOKEN is unset. JSON
+ * `{ "to", "greeting"?, "assistant"?, "instructions"? }` → 200 `{ "callSid" }`; the call's profile
+ * (with the override applied) and greeting are kept for its stream (calls/pending-calls.ts). Every other answer says whether a call was placed, so a client knows
  * whether retrying could call twice:
  * - 202 `{ status: 'placed', callSid: null, detail }`: Twilio accepted (2xx) but its reply could
  *   not be read. Placed; do not retry.
@@ -18,12 +19,18 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import type { Config } from '../config.js';
 import { requireBearer } from '../bearer-hook.js';
 import type { CallRegistry } from '../call-registry.js';
-import { parseCallRequest } from './call-request.js';
-import type { PendingGreetings } from './greetings.js';
+import type { Assistants } from '../assistants/assistant.js';
+import { MAX_GREETING_CHARS, MAX_OVERRIDE_INSTRUCTIONS_CHARS, parseCallRequest } from './call-request.js';
+import { PLACED_CALL_TTL_MS, type PendingCalls } from './pending-calls.js';
 import { missingRestSettings, type TwilioRest } from './twilio-rest.js';
 
-/** `{ "to": "+…", "greeting": "…" }` is well under 1 KiB; 4 KiB leaves room and refuses junk. */
-export const CALLS_BODY_LIMIT_BYTES = 4 * 1024;
+/** Most bytes JSON spends on one UTF-16 unit: `\uXXXX` (some clients escape all non-ASCII). */
+const JSON_BYTES_PER_CHAR = 6;
+/**
+ * Largest body, in bytes: a longest `"instructions"` override and greeting written with every
+ * character escaped (6 × (8 000 + 500) = 51 000), plus 4 KiB for the rest: ~55 KB. Longer is junk.
+ */
+export const CALLS_BODY_LIMIT_BYTES = JSON_BYTES_PER_CHAR * (MAX_OVERRIDE_INSTRUCTIONS_CHARS + MAX_GREETING_CHARS) + 4 * 1024;
 /**
  * The 202 answer's `detail`: Twilio answered 2xx to the create request (so the call is placed)
  * but its body could not be read (not JSON, no sid, cut off).
@@ -36,15 +43,18 @@ export interface CallsRouteOptions {
   readonly config: Config;
   readonly registry: CallRegistry;
   readonly rest: TwilioRest | null;
-  readonly greetings: PendingGreetings;
-  /** Wall clock, ms (greeting expiry). */
+  /** Where a placed call's profile and greeting wait for its stream. */
+  readonly pending: PendingCalls;
+  /** The profiles in force now (`"assistant"` names one of them). */
+  readonly profiles: () => Assistants;
+  /** Wall clock, ms (pending-call expiry). */
   readonly now: () => number;
   /** Told when a wrong API token is presented, so the guard can put the source in a cooldown. */
   readonly onBadToken?: (request: FastifyRequest) => void;
 }
 
 export function registerCallsRoute(app: FastifyInstance, opts: CallsRouteOptions): void {
-  const { config, registry, rest, greetings } = opts;
+  const { config, registry, rest, pending } = opts;
   if (!config.apiToken) return; // disabled: POST /calls answers 404
   const apiToken = config.apiToken;
 
@@ -61,7 +71,8 @@ export function registerCallsRoute(app: FastifyInstance, opts: CallsRouteOptions
           .code(415)
           .send({ error: 'Unsupported Media Type', reason: 'not_json', message: 'send a JSON body (Content-Type: application/json)' });
       }
-      const verdict = parseCallRequest(request.body);
+      const profiles = opts.profiles();
+      const verdict = parseCallRequest(request.body, profiles);
       if (!verdict.ok) return reply.code(400).send({ error: 'Bad Request', reason: 'invalid_body', message: verdict.message });
       const missing = [...missingRestSettings(config), ...(config.twilioPhoneNumber ? [] : ['TWILIO_PHONE_NUMBER'])];
       if (!rest || missing.length > 0) {
@@ -78,6 +89,8 @@ export function registerCallsRoute(app: FastifyInstance, opts: CallsRouteOptions
           .send({ error: 'Service Unavailable', reason: unavailable, message: `not placing calls right now (${unavailable})` });
       }
       const { to, greeting } = verdict.request;
+      // parseCallRequest resolves a profile whenever it is given profiles.
+      const assistant = verdict.request.assistant ?? profiles.default;
       const outcome = await rest.placeCall({
         to,
         from: config.twilioPhoneNumber!,
@@ -86,15 +99,25 @@ export function registerCallsRoute(app: FastifyInstance, opts: CallsRouteOptions
       });
       if (outcome.kind === 'placed') {
         const { callSid } = outcome;
-        if (greeting) greetings.set(callSid, greeting, opts.now());
-        request.log.info({ callSid, to: maskNumber(to), greeting: greeting !== undefined }, 'outbound call placed');
+        pending.set(callSid, { assistant, greeting }, opts.now(), PLACED_CALL_TTL_MS);
+        request.log.info(
+          { callSid, to: maskNumber(to), assistant: assistant.name, greeting: greeting !== undefined, instructions: assistant !== profiles.byName[assistant.name] },
+          'outbound call placed',
+        );
         return reply.code(200).send({ callSid });
       }
       if (outcome.kind === 'placed_unconfirmed') {
         // Twilio said yes: the phone will ring. Reporting a failure would make a client retry
-        // and call twice; without a CallSid the per-call greeting cannot be attached.
+        // and call twice; without a CallSid the per-call greeting and profile cannot be attached
+        // (the call gets the default profile).
         request.log.warn(
-          { to: maskNumber(to), twilioStatus: outcome.status, problem: outcome.problem, greetingDropped: greeting !== undefined },
+          {
+            to: maskNumber(to),
+            twilioStatus: outcome.status,
+            problem: outcome.problem,
+            greetingDropped: greeting !== undefined,
+            assistantDropped: assistant !== profiles.default,
+          },
           'outbound call placed, but Twilio\'s reply could not be read (no CallSid)',
         );
         return reply.code(202).send({ status: 'placed', callSid: null, detail: PLACED_UNREADABLE_DETAIL });

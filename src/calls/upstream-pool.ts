@@ -1,12 +1,13 @@
 /**
  * Upstream sessions for calls, opened early when we can (a faster first turn).
  *
- * When a signed webhook has served stream TwiML, `prewarm(callSid)` opens the Realtime socket and
- * sends `session.update` at once, so the TLS/WebSocket handshake and session set-up overlap with
+ * When a signed webhook has served stream TwiML, `prewarm(callSid, assistant)` opens the Realtime
+ * socket on the profile's model and sends its `session.update` at once, so the TLS/WebSocket handshake and session set-up overlap with
  * Twilio connecting the media stream. When that stream's `start` arrives, the provider hands the
  * warm socket over (single use, keyed by CallSid); otherwise it opens a fresh one. Either way the
- * socket is configured here (session.update, then the call's greeting, and the expiry watch): this
- * is the one place an upstream session is set up, so the stream session only relays.
+ * socket is configured here from the call's assistant profile (model, session.update with its
+ * instructions, voice and tools, then the call's greeting, and the expiry watch): this is the one
+ * place an upstream session is set up, so the stream session only relays.
  *
  * Limits: a pre-warm holds a registry reservation until adopted, so pre-warms count toward
  * MAX_CALLS (and at most MAX_CALLS exist); one with no stream after PREWARM_TIMEOUT_MS is closed.
@@ -21,7 +22,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import type { CallRegistry, Reservation } from '../call-registry.js';
 import { connectRealtime, type UpstreamHandle, type UpstreamProvider } from '../stream/upstream.js';
-import { greetingResponse, sessionUpdate, type ToolDeclaration } from '../stream/realtime-events.js';
+import { greetingResponse, sessionUpdateFor, type ToolDeclaration } from '../stream/realtime-events.js';
 import { parseServerEvent } from '../stream/realtime-validate.js';
 import { rawBuffer } from '../stream/peer-input.js';
 import { faultBoundary, type Contain } from '../stream/fault-boundary.js';
@@ -29,6 +30,9 @@ import { closeWithin, SOCKET_CLOSE_GRACE_MS } from '../stream/socket-close.js';
 import { watchSessionExpiry } from './session-expiry.js';
 import type { Metrics } from '../metrics.js';
 import { systemClock, type Clock } from '../clock.js';
+import type { Assistant } from '../assistants/assistant.js';
+import type { PendingCall } from './pending-calls.js';
+import { END_CALL } from '../assistants/tool-names.js';
 
 /** A pre-warmed session not adopted by a stream within this long is closed, in ms. */
 export const PREWARM_TIMEOUT_MS = 15_000;
@@ -36,17 +40,27 @@ export const PREWARM_TIMEOUT_MS = 15_000;
 /** What became of a pre-warm: its stream took it, none came in time, it broke first, or the call ended first. */
 export type PrewarmOutcome = 'adopted' | 'expired' | 'not_usable' | 'discarded';
 
+/** The tools a profile's calls declare, and the dispatcher for the model's calls of them. */
+export interface CallToolSet {
+  readonly declarations: readonly ToolDeclaration[];
+  readonly onToolCall?: UpstreamHandle['onToolCall'];
+}
+
 export interface UpstreamPoolOptions {
   readonly config: Config;
   readonly registry: CallRegistry;
-  readonly tools: readonly ToolDeclaration[];
-  /** The greeting to speak first on this call, if any; asked once, when the call's stream starts. */
-  readonly greetingFor: (callSid: string) => string | undefined;
+  /**
+   * The call's profile and POST /calls greeting, asked once, when its stream starts (single use):
+   * what was kept for it, else the profile `named` in its TwiML, else the default.
+   */
+  readonly callFor: (callSid: string, named: string | undefined) => PendingCall;
+  /** The tools `assistant`'s calls declare (none without Twilio REST credentials). */
+  readonly toolsFor: (assistant: Assistant) => CallToolSet;
   readonly log: Logger;
   /** @default PREWARM_TIMEOUT_MS */
   readonly prewarmTimeoutMs?: number;
-  /** Opens the Realtime socket for `callSid`. @default connectRealtime(config) */
-  readonly connect?: (callSid: string) => WebSocket;
+  /** Opens the Realtime socket for `callSid` on `model`. @default connectRealtime(config, …, model) */
+  readonly connect?: (callSid: string, model: string) => WebSocket;
   /** wall: the session's expires_at is wall-clock time; mono: when a call began waiting. @default systemClock */
   readonly clock?: Clock;
   /** Counts what the pool itself sends upstream (session.update, greeting) in ws_messages_total. */
@@ -55,6 +69,8 @@ export interface UpstreamPoolOptions {
 
 interface Warm {
   readonly socket: WebSocket;
+  /** The profile it was configured for: the stream that adopts it keeps it. */
+  readonly assistant: Assistant;
   readonly reservation: Reservation;
   readonly timer: NodeJS.Timeout;
   readonly log: Logger;
@@ -66,18 +82,18 @@ interface Warm {
 
 export class UpstreamPool {
   /** The stream route's UpstreamProvider. */
-  readonly provider: UpstreamProvider = (callSid) => this.#open(callSid);
+  readonly provider: UpstreamProvider = (callSid, named) => this.#open(callSid, named);
 
   readonly #opts: UpstreamPoolOptions;
   readonly #warm = new Map<string, Warm>();
-  readonly #connect: (callSid: string) => WebSocket;
+  readonly #connect: (callSid: string, model: string) => WebSocket;
   readonly #clock: Clock;
   readonly #enabled: boolean;
   #closed = false;
 
   constructor(opts: UpstreamPoolOptions) {
     this.#opts = opts;
-    this.#connect = opts.connect ?? (() => connectRealtime(opts.config));
+    this.#connect = opts.connect ?? ((_callSid, model) => connectRealtime(opts.config, undefined, model));
     this.#clock = opts.clock ?? systemClock;
     this.#enabled = Boolean(opts.config.twilioAuthToken) && opts.config.prewarm;
   }
@@ -88,21 +104,22 @@ export class UpstreamPool {
   }
 
   /**
-   * Opens and configures the upstream for `callSid` now. Call only after a verified webhook.
-   * @returns false when nothing was opened (disabled, already warm, no capacity, closed).
+   * Opens and configures the upstream for `callSid` with `assistant` now. Call only after a
+   * verified webhook. @returns false when nothing was opened (disabled, already warm, no capacity, closed).
    */
-  prewarm(callSid: string): boolean {
+  prewarm(callSid: string, assistant: Assistant): boolean {
     if (!this.#enabled || this.#closed || this.#warm.has(callSid)) return false;
-    const log = this.#opts.log.child({ callSid });
+    const log = this.#opts.log.child({ callSid, assistant: assistant.name });
     const reservation = this.#opts.registry.reserve();
     if (reservation === 'capacity' || reservation === 'draining') {
       log.debug({ reason: reservation }, 'no pre-warm: no free call slot');
       return false;
     }
-    const socket = this.#connect(callSid);
+    const socket = this.#connect(callSid, assistant.model);
     const contain = this.#contain(socket, log);
-    this.#watchExpiry(socket, log, contain);
-    const configure = contain(() => this.#send(socket, sessionUpdate(this.#opts.config, this.#opts.tools)));
+    const { declarations } = this.#opts.toolsFor(assistant);
+    this.#watchExpiry(socket, log, contain, declarations);
+    const configure = contain(() => this.#send(socket, sessionUpdateFor(assistant, declarations)));
     const onMessage = contain((data: RawData, isBinary: boolean) => {
       // Before adoption nothing else reads this socket; its complaints must not go unseen.
       const verdict = parseServerEvent(rawBuffer(data), isBinary);
@@ -139,7 +156,7 @@ export class UpstreamPool {
       socket.off('error', onError);
       socket.off('close', onClose);
     };
-    this.#warm.set(callSid, { socket, reservation, timer, log, detach, contain });
+    this.#warm.set(callSid, { socket, assistant, reservation, timer, log, detach, contain });
     log.debug('pre-warming the upstream session');
     return true;
   }
@@ -161,13 +178,17 @@ export class UpstreamPool {
     for (const callSid of [...this.#warm.keys()]) this.#drop(callSid, 'discarded');
   }
 
-  #open(callSid: string): UpstreamHandle {
+  #open(callSid: string, named: string | undefined): UpstreamHandle {
     const warm = this.#take(callSid);
-    const greeting = this.#opts.greetingFor(callSid);
+    const call = this.#opts.callFor(callSid, named);
+    // A warm socket was configured for its profile: the call keeps that one.
+    const assistant = warm?.assistant ?? call.assistant;
+    const tools = this.#opts.toolsFor(assistant);
+    const greeting = call.greeting ?? assistant.greeting;
     const sendGreeting = (socket: WebSocket) => {
       if (greeting) this.#send(socket, greetingResponse(greeting));
     };
-    const log = warm?.log ?? this.#opts.log.child({ callSid });
+    const handle = (socket: WebSocket, startedAt: number): UpstreamHandle => ({ socket, startedAt, assistant, onToolCall: tools.onToolCall });
     if (warm && (warm.socket.readyState === 0 /* CONNECTING */ || warm.socket.readyState === 1 /* OPEN */)) {
       warm.log.debug('stream adopted the pre-warmed upstream');
       this.#count('adopted');
@@ -175,33 +196,34 @@ export class UpstreamPool {
       if (warm.socket.readyState === 1) sendGreeting(warm.socket);
       else warm.socket.once('open', warm.contain(() => sendGreeting(warm.socket)));
       // startedAt: from the call's point of view, the wait for upstream starts now.
-      return { socket: warm.socket, startedAt: this.#clock.mono() };
+      return handle(warm.socket, this.#clock.mono());
     }
+    const log = this.#opts.log.child({ callSid, assistant: assistant.name });
     if (warm) {
       this.#count('not_usable');
       warm.socket.on('error', () => undefined);
       closeWithin(warm.socket, 1000, 'not usable', SOCKET_CLOSE_GRACE_MS);
     }
     const startedAt = this.#clock.mono();
-    const socket = this.#connect(callSid);
+    const socket = this.#connect(callSid, assistant.model);
     const contain = this.#contain(socket, log);
-    this.#watchExpiry(socket, log, contain);
+    this.#watchExpiry(socket, log, contain, tools.declarations);
     socket.once(
       'open',
       contain(() => {
-        this.#send(socket, sessionUpdate(this.#opts.config, this.#opts.tools));
+        this.#send(socket, sessionUpdateFor(assistant, tools.declarations));
         sendGreeting(socket);
       }),
     );
-    return { socket, startedAt };
+    return handle(socket, startedAt);
   }
 
   /** Asks the assistant to wrap up shortly before the session's maximum duration. */
-  #watchExpiry(socket: WebSocket, log: Logger, contain: Contain): void {
+  #watchExpiry(socket: WebSocket, log: Logger, contain: Contain, tools: readonly ToolDeclaration[]): void {
     watchSessionExpiry(socket, {
       log,
       now: this.#clock.wall,
-      canHangUp: this.#opts.tools.some((t) => t.name === 'end_call'),
+      canHangUp: tools.some((t) => t.name === END_CALL),
       contain,
     });
   }

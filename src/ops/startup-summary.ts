@@ -3,14 +3,16 @@
  * the words are unit tested and server.ts only logs them:
  * - `signatureWarning`: signature checks off, and how exposed that is;
  * - `startupSummary`: one line after listen with what the operator needs to wire Twilio up and
- *   to know what is running (webhook URLs, guard store, signatures, tools, drain, log level).
+ *   to know what is running (webhook URLs, guard store, signatures, assistant profiles and their
+ *   tools, drain, log level).
  */
 import type { AddressInfo } from 'node:net';
 import { isIP } from 'node:net';
 import type { Config } from '../config.js';
 import { streamUrl } from '../twilio/stream-path.js';
-import { callTools } from '../calls/call-control.js';
+import { declaredToolNames } from '../calls/call-control.js';
 import { createTwilioRest } from '../calls/twilio-rest.js';
+import type { Assistants } from '../assistants/assistant.js';
 
 export interface StartupLine {
   readonly level: 'warn' | 'error';
@@ -67,7 +69,7 @@ export interface StartupSummary {
   readonly streamUrl: string;
   readonly guardStore: string;
   readonly signatures: 'on' | 'off';
-  readonly tools: readonly string[];
+  readonly assistants: AssistantsSummary;
   /** POST /calls (needs API_TOKEN). */
   readonly callsApi: 'on' | 'off';
   readonly transcriptsInLog: boolean;
@@ -75,8 +77,34 @@ export interface StartupSummary {
   readonly logLevel: string;
 }
 
-/** The start-up line's fields: everything here comes from config and the bound address. */
-export function startupSummary(config: Config, address: Pick<AddressInfo, 'address' | 'family' | 'port'>): StartupSummary {
+/** The profiles in force, as the start-up line shows them. */
+export interface AssistantsSummary {
+  /** ASSISTANTS_FILE (absolute), or null: one profile from the environment. */
+  readonly file: string | null;
+  readonly default: string;
+  /** Called numbers mapped to a profile. */
+  readonly numbers: number;
+  /** Per profile: its model, voice, the tools its calls declare, and whether its calls are priced. */
+  readonly profiles: Readonly<Record<string, { readonly model: string; readonly voice: string; readonly tools: readonly string[]; readonly priced: boolean }>>;
+}
+
+export function assistantsSummary(assistants: Assistants, hasRest: boolean): AssistantsSummary {
+  return {
+    file: assistants.source ?? null,
+    default: assistants.default.name,
+    numbers: Object.keys(assistants.numbers).length,
+    profiles: Object.fromEntries(
+      Object.values(assistants.byName).map((p) => [p.name, { model: p.model, voice: p.voice, tools: declaredToolNames(p, hasRest), priced: p.prices !== undefined }]),
+    ),
+  };
+}
+
+/** The start-up line's fields: everything here comes from config, the profiles and the bound address. */
+export function startupSummary(
+  config: Config,
+  address: Pick<AddressInfo, 'address' | 'family' | 'port'>,
+  assistants: Assistants,
+): StartupSummary {
   const base = config.publicUrl;
   return {
     listening: listenUrl(address),
@@ -89,8 +117,8 @@ export function startupSummary(config: Config, address: Pick<AddressInfo, 'addre
     streamUrl: streamUrl(config, '<token>'),
     guardStore: guardStoreLabel(config),
     signatures: config.twilioAuthToken ? 'on' : 'off',
-    // The same choice call control makes; building the REST client does no I/O.
-    tools: callTools(config, createTwilioRest(config)).map((tool) => tool.declaration.name),
+    // The same choice call control makes (no tools without REST); building the REST client does no I/O.
+    assistants: assistantsSummary(assistants, createTwilioRest(config) !== null),
     callsApi: config.apiToken ? 'on' : 'off',
     transcriptsInLog: config.logTranscripts,
     drainTimeoutSeconds: config.drainTimeoutSeconds,

@@ -16,7 +16,6 @@ import {
   type TokenUsage,
   type Turn,
 } from './record.js';
-import { addUsage, NO_USAGE } from './usage.js';
 
 export interface CallLimits {
   /** Turns kept per call; later ones are counted, not kept. @default 1000 (a long call has ~200) */
@@ -92,7 +91,6 @@ export class OpenCall {
   private readonly turns: Turn[] = [];
   private turnsDropped = 0;
   private chars = 0;
-  private usage: TokenUsage = NO_USAGE;
 
   constructor(
     readonly callSid: string,
@@ -125,12 +123,8 @@ export class OpenCall {
     return 'kept';
   }
 
-  addUsage(usage: TokenUsage): void {
-    this.usage = addUsage(this.usage, usage);
-  }
-
   /** The finished record. `endedAt` before `startedAt` (a clock step) gives duration 0. */
-  finish(end: { readonly endedAt: number; readonly reason: string; readonly audio: CallAudio }): CallRecord {
+  finish(end: { readonly endedAt: number; readonly reason: string; readonly audio: CallAudio; readonly usage: TokenUsage }): CallRecord {
     return {
       callSid: this.callSid,
       direction: this.direction,
@@ -144,7 +138,7 @@ export class OpenCall {
       turns: this.turns,
       turnsDropped: this.turnsDropped,
       audio: end.audio,
-      usage: this.usage,
+      usage: end.usage,
     };
   }
 }

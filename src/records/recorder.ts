@@ -14,6 +14,7 @@
  */
 import type { Logger } from 'pino';
 import { audioFromStats, NO_AUDIO, type CallDirection, type SessionAudioStats, type TokenUsage } from './record.js';
+import { NO_USAGE } from './usage.js';
 import { CALL_LIMITS, cleanTurn, OpenCall, type CallLimits, type CallStart, type TurnInput } from './open-call.js';
 import type { RecordMetrics } from './record-metrics.js';
 import { RecordWriter, WRITER_LIMITS, type WriterLimits } from './record-writer.js';
@@ -37,14 +38,14 @@ export interface CallEnd {
   readonly reason: string;
   /** The session's per-call figures (CallStats fits). @default none: zeros */
   readonly stats?: SessionAudioStats;
+  /** The model's tokens over the call (usage.ts `recordUsage`). @default none: zeros */
+  readonly usage?: TokenUsage;
 }
 
 /** The narrow interface a session feeds. None of its methods waits or throws. */
 export interface CallRecordFeed {
   begin(callSid: string, start: CallStart): void;
   turn(callSid: string, turn: TurnInput): void;
-  /** One `response.done`'s usage (usage.ts `readUsage`); null is ignored. */
-  usage(callSid: string, usage: TokenUsage | null): void;
   end(callSid: string, end: CallEnd): void;
 }
 
@@ -117,11 +118,6 @@ export class CallRecorder implements CallRecordFeed {
     });
   }
 
-  usage(callSid: string, usage: TokenUsage | null): void {
-    this.contained(() => {
-      if (usage) this.open.get(callSid)?.addUsage(usage);
-    });
-  }
 
   end(callSid: string, end: CallEnd): void {
     this.contained(() => {
@@ -130,7 +126,7 @@ export class CallRecorder implements CallRecordFeed {
       this.open.delete(callSid);
       if (!this.writer) return;
       const audio = end.stats ? audioFromStats(end.stats) : NO_AUDIO;
-      this.writer.enqueue(call.finish({ endedAt: end.endedAt ?? this.now(), reason: end.reason, audio }));
+      this.writer.enqueue(call.finish({ endedAt: end.endedAt ?? this.now(), reason: end.reason, audio, usage: end.usage ?? NO_USAGE }));
     });
   }
 

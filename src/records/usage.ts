@@ -1,18 +1,11 @@
 /**
- * The model's token usage, read from a Realtime `response.done` event's `response.usage`:
- *
- *   { input_tokens, output_tokens,
- *     input_token_details: { text_tokens, audio_tokens, cached_tokens },
- *     output_token_details: { text_tokens, audio_tokens } }
- *
- * The peer's data is input: each field is read on its own, and a field that is absent, not a
- * number, negative or over MAX_TOKENS_PER_RESPONSE counts as 0, so junk can neither throw nor
- * inflate a call's total. A call's usage is the sum over its responses (`addUsage`).
+ * A call's model usage as its record stores it, from what the session counted: the session's
+ * tally (usage/call-usage.ts, over stream/realtime-usage.ts's parser) is the one reader of
+ * `response.usage`; the record keeps the API's own shape — totals, with cached input as part of
+ * the text and audio counts — so a stored record reads like the API's figures.
  */
-import { count, type TokenUsage } from './record.js';
-
-/** Most tokens one response can be credited with per field: far above any real response (~10⁴). */
-export const MAX_TOKENS_PER_RESPONSE = 10_000_000;
+import type { TokenUsage } from './record.js';
+import type { TokenUsage as TallyTokens } from '../stream/realtime-usage.js';
 
 export const NO_USAGE: TokenUsage = Object.freeze({
   responses: 0,
@@ -20,50 +13,13 @@ export const NO_USAGE: TokenUsage = Object.freeze({
   output: Object.freeze({ total: 0, text: 0, audio: 0 }),
 });
 
-type Obj = Record<string, unknown>;
-
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-function tokens(o: unknown, key: string): number {
-  if (!isObj(o)) return 0;
-  const n = count(o[key]);
-  return n <= MAX_TOKENS_PER_RESPONSE ? n : 0;
-}
-
-/** One response's usage, or null when `raw` is not a usage object at all. */
-export function readUsage(raw: unknown): TokenUsage | null {
-  if (!isObj(raw)) return null;
-  const inDetails = raw.input_token_details;
-  const outDetails = raw.output_token_details;
+/** The record's usage from the session's totals (`responses`: response.done events counted). */
+export function recordUsage(tokens: TallyTokens, responses: number): TokenUsage {
+  const text = tokens.inputText + tokens.inputCachedText;
+  const audio = tokens.inputAudio + tokens.inputCachedAudio;
   return {
-    responses: 1,
-    input: {
-      total: tokens(raw, 'input_tokens'),
-      text: tokens(inDetails, 'text_tokens'),
-      audio: tokens(inDetails, 'audio_tokens'),
-      cached: tokens(inDetails, 'cached_tokens'),
-    },
-    output: {
-      total: tokens(raw, 'output_tokens'),
-      text: tokens(outDetails, 'text_tokens'),
-      audio: tokens(outDetails, 'audio_tokens'),
-    },
-  };
-}
-
-export function addUsage(a: TokenUsage, b: TokenUsage): TokenUsage {
-  return {
-    responses: a.responses + b.responses,
-    input: {
-      total: a.input.total + b.input.total,
-      text: a.input.text + b.input.text,
-      audio: a.input.audio + b.input.audio,
-      cached: a.input.cached + b.input.cached,
-    },
-    output: {
-      total: a.output.total + b.output.total,
-      text: a.output.text + b.output.text,
-      audio: a.output.audio + b.output.audio,
-    },
+    responses,
+    input: { total: text + audio, text, audio, cached: tokens.inputCachedText + tokens.inputCachedAudio },
+    output: { total: tokens.outputText + tokens.outputAudio, text: tokens.outputText, audio: tokens.outputAudio },
   };
 }

@@ -5,7 +5,6 @@
  * Audio is G.711 µ-law both ways (`audio/pcmu`), exactly what Twilio carries, so nothing is
  * transcoded anywhere: bytes in equal bytes out.
  */
-import type { Config } from '../config.js';
 
 /** A function tool as declared in `session.update` (GA shape). */
 export interface ToolDeclaration {
@@ -24,13 +23,6 @@ export interface SessionSettings {
   readonly voice: string;
   /** ISO-639-1 hint for the caller's transcription; undefined: the model detects the language. */
   readonly language?: string | undefined;
-}
-
-export function sessionUpdate(
-  config: Pick<Config, 'openaiVoice' | 'openaiInstructions'>,
-  tools: readonly ToolDeclaration[] = [],
-): string {
-  return sessionUpdateFor({ instructions: config.openaiInstructions, voice: config.openaiVoice }, tools);
 }
 
 /** session.update for `settings` (a profile) and the tools its call declares. */

@@ -68,6 +68,7 @@ export type RealtimeServerEvent =
     }
   | {
       readonly type: 'response.done';
+      /** `usage` as received: parsed by stream/realtime-usage.ts, which refuses what it cannot count. */
       readonly response?: { readonly id?: string; readonly status?: string; readonly status_details?: unknown; readonly usage?: unknown };
     }
   | {
@@ -244,7 +245,6 @@ function parseKnown(v: Obj, type: Exclude<KnownServerEventType, typeof DELTA>): 
         id: optStr(r, 'id', MAX_ID_CHARS),
         status: optStr(r, 'status', MAX_LABEL_CHARS),
         status_details: r.status_details,
-        // Token counts, read by their own reader (records/usage.ts) field by field.
         usage: r.usage,
       }));
       return { type, response };

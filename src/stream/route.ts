@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import type { Metrics } from '../metrics.js';
 import { STREAM_ROUTE } from '../twilio/stream-path.js';
-import { StreamSession, type SessionOptions } from './session.js';
+import { StreamSession } from './session.js';
 import type { UpstreamProvider } from './upstream.js';
 import type { Clock } from '../clock.js';
 import type { CallRecordFeed } from '../records/recorder.js';
@@ -41,8 +41,6 @@ export interface StreamRouteOptions {
   readonly clock: Clock;
   /** Where each call's record goes. */
   readonly recorder?: CallRecordFeed;
-  /** Call-control additions (tools, tool calls); see src/calls. */
-  readonly extend?: Pick<SessionOptions, 'tools' | 'onToolCall'>;
 }
 
 export function registerStreamRoute(app: FastifyInstance, opts: StreamRouteOptions): void {
@@ -66,7 +64,6 @@ export function registerStreamRoute(app: FastifyInstance, opts: StreamRouteOptio
       openUpstream: opts.openUpstream,
       now: opts.clock.mono,
       recorder: opts.recorder,
-      ...opts.extend,
       onEnd: () => sessions.delete(session),
     });
     sessions.add(session);

@@ -22,36 +22,24 @@ import { FramePump } from './frame-pump.js';
 import { TwilioLeg } from './twilio-leg.js';
 import { UpstreamLeg } from './upstream-leg.js';
 import { AssistantAudio } from './assistant-audio.js';
-import { userTextItem, RESPONSE_CREATE, type ToolDeclaration } from './realtime-events.js';
+import { userTextItem, RESPONSE_CREATE } from './realtime-events.js';
 import type { RealtimeServerEvent } from './realtime-validate.js';
 import { faultBoundary, type Contain } from './fault-boundary.js';
-import type { UpstreamProvider } from './upstream.js';
+import type { UpstreamHandle, UpstreamProvider } from './upstream.js';
 import { LogBudget } from './log-budget.js';
 import { systemClock } from '../clock.js';
-import { readUsage } from '../records/usage.js';
+import { recordUsage } from '../records/usage.js';
 import { isCallDirection } from '../records/record.js';
 import type { CallRecordFeed } from '../records/recorder.js';
 import type { TurnInput } from '../records/open-call.js';
 import { describeStatusDetails } from './status-details.js';
+import { CallUsage } from '../usage/call-usage.js';
+import type { CallSummary } from './session-reports.js';
 
 export type { EndReason } from './end-reason.js';
 export type { CallStats } from './call-stats.js';
 
-export interface CallSummary {
-  readonly callSid: string;
-  readonly streamSid: string | undefined;
-  readonly reason: EndReason;
-  readonly durationMs: number;
-  readonly stats: CallStats;
-}
-
-/** A function call from the model, handed to the tool layer (call control). */
-export interface ToolCall {
-  readonly callId: string;
-  readonly name: string;
-  /** As the model sent it (normally JSON text); the tool router checks it. */
-  readonly arguments: unknown;
-}
+export type { CallSummary, ToolCall } from './session-reports.js';
 
 export interface SessionOptions {
   readonly config: Config;
@@ -61,11 +49,8 @@ export interface SessionOptions {
   readonly token: string;
   readonly log: Logger;
   readonly metrics: Metrics;
-  /** The call's configured upstream socket (calls/upstream-pool.ts). */
+  /** The call's configured upstream socket, its profile and tool dispatcher (calls/upstream-pool.ts). */
   readonly openUpstream: UpstreamProvider;
-  /** Extra tools to declare in session.update (call control). */
-  readonly tools?: readonly ToolDeclaration[];
-  readonly onToolCall?: (session: StreamSession, call: ToolCall) => void;
   readonly onEnd?: (summary: CallSummary) => void;
   /** Where the call's record goes (records/recorder.ts); none: not recorded. */
   readonly recorder?: CallRecordFeed;
@@ -86,6 +71,10 @@ export class StreamSession {
   /** Caller audio: 20 ms media in, exact 100 ms frames out. */
   readonly #inbound: FramePump;
   readonly #assistant: AssistantAudio;
+  /** From the upstream handle at start: the profile's tools answer the model's function calls. */
+  #onToolCall: UpstreamHandle['onToolCall'];
+  /** The call's model usage, counted under its profile from start on. */
+  #usage: CallUsage | null = null;
   #endReason: EndReason | null = null;
   /** Set when call control ends the call on purpose: Twilio's stop/close that follows is ours. */
   #intendedEnd: EndReason | null = null;
@@ -155,26 +144,38 @@ export class StreamSession {
     return this.#endReason;
   }
 
-  #onStart(parameters: Readonly<Record<string, string>>, tracks: readonly string[] | undefined, mediaFormat: unknown): void {
+  #onStart(params: Readonly<Record<string, string>>, tracks: readonly string[] | undefined, mediaFormat: unknown): void {
     const ctx = this.#ctx;
-    const { direction, caller } = parameters;
+    const { metrics } = ctx;
     ctx.log = ctx.log.child({ streamSid: this.streamSid });
-    ctx.metrics.callsStarted.inc();
-    ctx.metrics.liveCalls.inc();
-    ctx.log.info({ direction, tracks, mediaFormat }, 'stream started');
-    if (this.#opts.recorder) {
-      // The <Parameter>s of the TwiML we served; not signed by the token, so checked, never trusted.
-      const ours = ctx.config.twilioPhoneNumber ?? null;
-      const theirs = caller ?? null;
-      const dir = isCallDirection(direction) ? direction : 'inbound';
-      this.#opts.recorder.begin(this.callSid, {
-        direction: dir,
-        from: dir === 'outbound' ? ours : theirs,
-        to: dir === 'outbound' ? theirs : ours,
-        assistant: null,
-      });
-    }
-    this.#upstream.attach(this.#opts.openUpstream(this.callSid));
+    metrics.callsStarted.inc();
+    metrics.liveCalls.inc();
+    // The profile comes with the upstream (one choice, kept to the end); the TwiML's name is the fallback.
+    const handle = this.#opts.openUpstream(this.callSid, params.assistant);
+    const { assistant } = handle;
+    this.#onToolCall = handle.onToolCall;
+    this.#usage = new CallUsage(assistant, metrics);
+    metrics.assistantCalls.labels(metrics.assistantLabel(assistant.name)).inc();
+    ctx.log = ctx.log.child({ assistant: assistant.name });
+    ctx.log.info({ direction: params.direction, tracks, mediaFormat }, 'stream started');
+    this.#recordStart(params, assistant.name);
+    this.#upstream.attach(handle);
+  }
+
+  /** The call's record begins at a valid start (a stream that never starts leaves none). */
+  #recordStart(params: Readonly<Record<string, string>>, assistant: string): void {
+    const recorder = this.#opts.recorder;
+    if (!recorder) return;
+    // The <Parameter>s of the TwiML we served; not signed by the token, so checked, never trusted.
+    const ours = this.#ctx.config.twilioPhoneNumber ?? null;
+    const theirs = params.caller ?? null;
+    const direction = isCallDirection(params.direction) ? params.direction : 'inbound';
+    recorder.begin(this.callSid, {
+      direction,
+      from: direction === 'outbound' ? ours : theirs,
+      to: direction === 'outbound' ? theirs : ours,
+      assistant,
+    });
   }
 
   #onKeypress(digit: string): void {
@@ -208,12 +209,14 @@ export class StreamSession {
         return;
       case 'response.function_call_arguments.done':
         if (logBudget.take('tool_call')) log.info({ tool: event.name }, 'assistant called a tool');
-        this.#opts.onToolCall?.(this, { callId: event.call_id, name: event.name, arguments: event.arguments });
+        this.#onToolCall?.(this, { callId: event.call_id, name: event.name, arguments: event.arguments });
         return;
       case 'response.done':
-        this.#opts.recorder?.usage(this.callSid, readUsage(event.response?.usage));
         if (event.response?.status === 'failed' && logBudget.take('response_failed')) {
           log.warn({ statusDetails: describeStatusDetails(event.response.status_details) }, 'model response failed');
+        }
+        if (this.#usage?.record(event.response?.usage) === 'unreadable' && logBudget.take('usage_unreadable', 1)) {
+          log.warn('a response\'s usage could not be read; its tokens are not counted (logged once per call)');
         }
         return;
       case 'error': {
@@ -305,14 +308,15 @@ export class StreamSession {
         metrics.liveCalls.dec();
         metrics.callDurationSeconds.observe(durationMs / 1000);
       }
-      ctx.log[meaning.level]({ reason, durationMs, stats, logLinesHeldBack: ctx.logBudget.heldBack() }, 'call ended');
+      ctx.log[meaning.level]({ reason, durationMs, stats, usage: this.#usage?.summary(), logLinesHeldBack: ctx.logBudget.heldBack() }, 'call ended');
     } finally {
       // Whatever failed above (fail() then cuts the sockets), the call is over for everyone
       // waiting on it: call control, the registry, a drain.
       this.#assistant.endWatches();
       metrics.calls.close(stats);
-      this.#opts.recorder?.end(this.callSid, { reason, stats });
-      this.#opts.onEnd?.({ callSid: this.callSid, streamSid: this.streamSid, reason, durationMs, stats });
+      const usage = this.#usage?.totals();
+      this.#opts.recorder?.end(this.callSid, { reason, stats, usage: usage && recordUsage(usage.tokens, usage.responses) });
+      this.#opts.onEnd?.({ callSid: this.callSid, streamSid: this.streamSid, reason, durationMs, stats, usage });
     }
   }
 }

@@ -16,6 +16,11 @@ export interface StreamTwimlInput {
   readonly direction: CallDirection;
   /** The other party's number (From for inbound calls, To for outbound ones), when known. */
   readonly caller: string | undefined;
+  /**
+   * The call's assistant profile name: back in the stream's `start`, so an instance that did not
+   * answer the webhook (no affinity) still gives the call its profile.
+   */
+  readonly assistant?: string | undefined;
 }
 
 /** Spoken when the stream ends from our side (upstream failure): Twilio runs what follows `<Connect>`. */
@@ -27,7 +32,7 @@ const UNAVAILABLE_WORDS: Record<Unavailable, string> = {
   upstream_down: APOLOGY,
 };
 
-/** `<Connect><Stream>` with the token, direction and caller as `<Parameter>`s, then an apology. */
+/** `<Connect><Stream>` with the token, direction, caller and assistant as `<Parameter>`s, then an apology. */
 export function streamTwiml(input: StreamTwimlInput): string {
   const response = new VoiceResponse();
   const connect = response.connect();
@@ -39,6 +44,7 @@ export function streamTwiml(input: StreamTwimlInput): string {
   stream.parameter({ name: 'token', value: input.token });
   stream.parameter({ name: 'direction', value: input.direction });
   if (input.caller) stream.parameter({ name: 'caller', value: input.caller });
+  if (input.assistant) stream.parameter({ name: 'assistant', value: input.assistant });
   // Reached only when the stream ends while the caller is still on the line: i.e. we ended it.
   response.say(APOLOGY);
   response.hangup();

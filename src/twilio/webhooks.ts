@@ -8,6 +8,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../config.js';
 import type { CallRegistry } from '../call-registry.js';
+import type { Assistant } from '../assistants/assistant.js';
 import { isCallSid } from './call-sid.js';
 import { streamUrl } from './stream-path.js';
 import { mintStreamToken } from './stream-token.js';
@@ -16,10 +17,20 @@ import { streamTwiml, unavailableTwiml, type CallDirection } from './twiml.js';
 
 export type FormBody = Record<string, string>;
 
+/** A call whose stream TwiML is about to be served. */
+export interface WebhookCall {
+  readonly callSid: string;
+  readonly direction: CallDirection;
+  /** The called number (Twilio's `To`): for an inbound call, the number that picks its profile. */
+  readonly to: string | undefined;
+}
+
 export interface TwimlServedEvent {
   readonly callSid: string;
   readonly direction: CallDirection;
   readonly token: string;
+  /** The call's profile (what a pre-warm configures the upstream with). */
+  readonly assistant: Assistant;
 }
 
 export interface WebhookOptions {
@@ -28,6 +39,8 @@ export interface WebhookOptions {
   readonly now: () => number;
   /** Told when a signature fails, so the guard can penalise the source (flood rule, cooldown). */
   readonly onBadSignature?: OnBadSignature;
+  /** The call's assistant profile, resolved once per call (call control keeps it for the stream). */
+  readonly assistantFor: (call: WebhookCall) => Assistant;
   /** Told after stream TwiML is served (pre-warm hooks in here). */
   readonly onTwimlServed?: (event: TwimlServedEvent) => void;
 }
@@ -64,7 +77,8 @@ export function registerWebhooks(app: FastifyInstance, opts: WebhookOptions): vo
       }
       const token = mintStreamToken(config.streamSecret, callSid, opts.now(), config.streamTokenTtlSeconds);
       const caller = direction === 'inbound' ? body.From : body.To;
-      log.info({ direction }, 'serving stream TwiML');
+      const assistant = opts.assistantFor({ callSid, direction, to: body.To });
+      log.info({ direction, assistant: assistant.name }, 'serving stream TwiML');
       void reply.type('text/xml').send(
         streamTwiml({
           streamUrl: streamUrl(config, token),
@@ -72,9 +86,10 @@ export function registerWebhooks(app: FastifyInstance, opts: WebhookOptions): vo
           token,
           direction,
           caller,
+          assistant: assistant.name,
         }),
       );
-      opts.onTwimlServed?.({ callSid, direction, token });
+      opts.onTwimlServed?.({ callSid, direction, token, assistant });
     };
 
   app.post('/twilio/voice', streamWebhook('inbound'));

@@ -10,8 +10,9 @@ import { TEST_AUTH_TOKEN, testConfig } from '../helpers/config.js';
 import { startFakeTwilioRest, type FakeTwilioRest, type Misbehaviour } from '../../tools/fakes/fake-twilio-rest.js';
 import { MAX_REPLY_BYTES } from '../../src/calls/twilio-rest.js';
 import Fastify from 'fastify';
-import { PLACED_UNREADABLE_DETAIL, registerCallsRoute } from '../../src/calls/calls-route.js';
-import { PendingGreetings } from '../../src/calls/greetings.js';
+import { CALLS_BODY_LIMIT_BYTES, PLACED_UNREADABLE_DETAIL, registerCallsRoute } from '../../src/calls/calls-route.js';
+import { PendingCalls } from '../../src/calls/pending-calls.js';
+import { profilesFromConfig } from '../../src/assistants/from-config.js';
 import { expectNoUnhandledRejections } from '../helpers/unhandled.js';
 
 const ACCOUNT_SID = 'AC' + '1'.repeat(32);
@@ -130,8 +131,9 @@ describe('POST /calls', () => {
     const form = await post(a, 'to=%2B15557654321', { 'content-type': 'application/x-www-form-urlencoded' });
     expect(form.statusCode).toBe(415);
     expect(form.json()).toMatchObject({ reason: 'not_json' });
-    const big = await post(a, { to: '+15557654321', greeting: 'x'.repeat(5000) });
+    const big = await post(a, { to: '+15557654321', greeting: 'x'.repeat(CALLS_BODY_LIMIT_BYTES) });
     expect(big.statusCode).toBe(413);
+    expect(big.json()).toMatchObject({ reason: 'body_too_large', message: `the body must be at most ${CALLS_BODY_LIMIT_BYTES} bytes` });
     expect(rest.requests).toHaveLength(0);
   });
 
@@ -286,7 +288,8 @@ describe('POST /calls when Twilio misbehaves', () => {
         completeCall: () => Promise.resolve('completed'),
         redirectCall: () => Promise.resolve(),
       },
-      greetings: new PendingGreetings(),
+      pending: new PendingCalls(),
+      profiles: () => profilesFromConfig(config),
       now: Date.now,
     });
     const res = await post(broken, { to: '+15557654321' });
@@ -302,11 +305,13 @@ describe('registerCallsRoute hooks', () => {
   it('tells the guard about a wrong API token, not about a missing one', async () => {
     const bad: string[] = [];
     const bare = track(Fastify());
+    const config = testConfig({ API_TOKEN });
     registerCallsRoute(bare, {
-      config: testConfig({ API_TOKEN }),
+      config,
       registry: new CallRegistry({ maxCalls: 1, maxStreamsPerIp: 1 }),
       rest: null,
-      greetings: new PendingGreetings(),
+      pending: new PendingCalls(),
+      profiles: () => profilesFromConfig(config),
       now: Date.now,
       onBadToken: (request) => bad.push(request.url),
     });

@@ -9,7 +9,7 @@ import { MIGRATIONS } from '../../src/records/migrations.js';
 import { CallRecorder } from '../../src/records/recorder.js';
 import { createRecordMetrics } from '../../src/records/record-metrics.js';
 import { MAX_TURN_TEXT_CHARS, type CallRecord } from '../../src/records/record.js';
-import { readUsage } from '../../src/records/usage.js';
+import { recordUsage } from '../../src/records/usage.js';
 import { captureLogs } from '../helpers/log-capture.js';
 import { until } from '../helpers/until.js';
 import { counterValue, makeRecord, sid, summaryOf, T0 } from './fixtures.js';
@@ -65,8 +65,6 @@ export function storeContract(h: StoreHarness): void {
     recorder.turn(callSid, { kind: 'dtmf', digit: '5', at: T0 + 40 });
     recorder.turn(callSid, { kind: 'dtmf', digit: 'not a key', at: T0 + 41 });
     recorder.turn(callSid, { kind: 'tool_call', name: 'transfer_call', arguments: { to: '+1555' }, outcome: { ok: false, error: 'no' }, at: T0 + 50 });
-    recorder.usage(callSid, readUsage({ input_tokens: 10, output_tokens: 20, input_token_details: { audio_tokens: 8, text_tokens: 2 } }));
-    recorder.usage(callSid, readUsage({ input_tokens: 1, output_tokens: 2, output_token_details: { audio_tokens: 2 } }));
     const stats = {
       framesToUpstream: 3,
       bytesToUpstream: 2400,
@@ -77,7 +75,9 @@ export function storeContract(h: StoreHarness): void {
       discardedToUpstream: 100,
       discardedToTwilio: 200,
     };
-    recorder.end(callSid, { reason: 'twilio_stop', endedAt: T0 + 61_000, stats });
+    // The session's tally over two responses (usage/call-usage.ts).
+    const usage = recordUsage({ inputText: 2, inputAudio: 8, inputCachedText: 1, inputCachedAudio: 0, outputText: 0, outputAudio: 2 }, 2);
+    recorder.end(callSid, { reason: 'twilio_stop', endedAt: T0 + 61_000, stats, usage });
     await until(async () => (await counterValue(registry, 'voice_bridge_call_records_written_total')) === 1, 5000, 'the record written');
 
     const expected: CallRecord = {
@@ -103,7 +103,7 @@ export function storeContract(h: StoreHarness): void {
         toModel: { frames: 3, bytes: 2400, droppedFrames: 1, droppedBytes: 800, discardedBytes: 100 },
         toCaller: { frames: 2, bytes: 1600, droppedFrames: 0, droppedBytes: 0, discardedBytes: 200 },
       },
-      usage: { responses: 2, input: { total: 11, text: 2, audio: 8, cached: 0 }, output: { total: 22, text: 0, audio: 2 } },
+      usage: { responses: 2, input: { total: 11, text: 3, audio: 8, cached: 1 }, output: { total: 2, text: 0, audio: 2 } },
     };
     expect(await store.get(callSid)).toEqual(expected);
     await recorder.close();
