@@ -22,7 +22,7 @@ import { clockWith, type Clock } from './clock.js';
 import { FAILURE_THRESHOLD, RETRY_AFTER_MS, UpstreamHealth, watchConnect } from './stream/upstream-health.js';
 import { createCallControl } from './calls/call-control.js';
 import { registerOps } from './ops/plugin.js';
-import { openCallRecords, type CallRecords } from './records/call-records.js';
+import { openCallRecords, type CallRecords, type CallRecordsOptions } from './records/call-records.js';
 import { websocketPreClose } from './ops/closing.js';
 import { AssistantBook } from './assistants/book.js';
 
@@ -58,8 +58,8 @@ export interface AppDeps {
   readonly guardStore?: GuardStore;
   /** How long calls are refused after the upstream is found down, before one tries again, ms. @default 15 000 */
   readonly upstreamRetryAfterMs?: number;
-  /** Call records instead of those config.records asks for (tests: a stand-in store). */
-  readonly callRecords?: CallRecords;
+  /** Where call records go instead of the database config.records names, and the recorder's limits (tests). */
+  readonly records?: Pick<CallRecordsOptions, 'store' | 'limits'>;
   /** HTTP timeouts (tests shorten them). @default HTTP_TIMEOUTS */
   readonly httpTimeouts?: Partial<HttpTimeouts>;
   /** Open HTTP connections per client address. @default 256 (MAX_CONNECTIONS_PER_IP) */
@@ -211,7 +211,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   // Call records: what each call leaves (SQLite, or Postgres with DATABASE_URL), and GET /calls.
   // Closed after the routes' sockets: buildApp's onClose hooks run in order, and the drain has
   // already ended the calls, so their records are in the queue that close() writes out.
-  const records = deps.callRecords ?? openCallRecords({ settings: config.records, registry: metrics.registry, log: logger, now });
+  const records = openCallRecords({ settings: config.records, registry: metrics.registry, log: logger, now, ...deps.records });
   app.decorate('records', records);
   records.register(app, { apiToken: config.apiToken, onBadToken: (request) => guard.reportRejectedCredential(request, 'bad_api_token') });
   app.addHook('onClose', async () => records.close());
