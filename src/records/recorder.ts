@@ -13,7 +13,7 @@
  * no turns.
  */
 import type { Logger } from 'pino';
-import { audioFromStats, NO_AUDIO, type CallDirection, type SessionAudioStats, type TokenUsage } from './record.js';
+import { audioFromStats, NO_AUDIO, type CallDirection, type CallRecord, type SessionAudioStats, type TokenUsage } from './record.js';
 import { NO_USAGE } from './usage.js';
 import { CALL_LIMITS, cleanTurn, OpenCall, type CallLimits, type CallStart, type TurnInput } from './open-call.js';
 import type { RecordMetrics } from './record-metrics.js';
@@ -50,14 +50,7 @@ export interface CallRecordFeed {
 }
 
 /** A call in progress, as GET /calls/live lists it. */
-export interface LiveCall {
-  readonly callSid: string;
-  readonly direction: CallDirection;
-  readonly from: string | null;
-  readonly to: string | null;
-  readonly assistant: string | null;
-  readonly startedAt: number;
-}
+export type LiveCall = Pick<CallRecord, 'callSid' | 'direction' | 'from' | 'to' | 'assistant' | 'startedAt'>;
 
 export interface CallRecorderOptions {
   /** null: recording is off (live calls only). */

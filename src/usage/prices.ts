@@ -11,19 +11,13 @@
  * out some tokens without saying so.
  */
 import { checkKeys, isJsonObject, jsonType, keyPath, Problems, readObject, type JsonObject } from '../checked-json.js';
+import type { TokenUsage } from '../stream/realtime-usage.js';
 
 /** Highest price accepted, in USD per million tokens: far above any listed price, so a typo (per token, per thousand) stands out. */
 export const MAX_PRICE_PER_MILLION_USD = 1_000;
 
 /** USD per million tokens; the same six classes as TokenUsage. */
-export interface Prices {
-  readonly inputText: number;
-  readonly inputAudio: number;
-  readonly inputCachedText: number;
-  readonly inputCachedAudio: number;
-  readonly outputText: number;
-  readonly outputAudio: number;
-}
+export type Prices = { readonly [K in keyof TokenUsage]: number };
 
 function price(o: JsonObject, key: string, path: string, problems: Problems): number | undefined {
   const v = o[key];
