@@ -13,7 +13,7 @@
  * no turns.
  */
 import type { Logger } from 'pino';
-import { audioFromStats, NO_AUDIO, type CallDirection, type CallRecord, type SessionAudioStats, type TokenUsage } from './record.js';
+import { audioFromStats, NO_AUDIO, type CallRecord, type SessionAudioStats, type TokenUsage } from './record.js';
 import { NO_USAGE } from './usage.js';
 import { CALL_LIMITS, cleanTurn, OpenCall, type CallLimits, type CallStart, type TurnInput } from './open-call.js';
 import type { RecordMetrics } from './record-metrics.js';
