@@ -7,6 +7,7 @@ import {
   cleanDigit,
   cleanLabel,
   cleanText,
+  isCallDirection,
   MAX_LABEL_CHARS,
   MAX_TURN_TEXT_CHARS,
   toolText,
@@ -37,6 +38,18 @@ export interface CallStart {
   readonly assistant?: string | null;
   /** ms since the epoch. @default the recorder's clock */
   readonly startedAt?: number;
+}
+
+/**
+ * What a stream's start says about its call: direction and the far end's number from the TwiML's
+ * `<Parameter>`s (not signed by the stream token, so checked, never trusted), our number from
+ * TWILIO_PHONE_NUMBER.
+ */
+export function callStartFrom(params: Readonly<Record<string, string>>, ourNumber: string | undefined, assistant: string): CallStart {
+  const ours = ourNumber ?? null;
+  const theirs = params.caller ?? null;
+  const direction = isCallDirection(params.direction) ? params.direction : 'inbound';
+  return { direction, from: direction === 'outbound' ? ours : theirs, to: direction === 'outbound' ? theirs : ours, assistant };
 }
 
 /** A turn as the session reports it: `at` defaults to the recorder's clock; tool texts may be any JSON value. */

@@ -29,7 +29,7 @@ import type { UpstreamHandle, UpstreamProvider } from './upstream.js';
 import { LogBudget } from './log-budget.js';
 import { systemClock } from '../clock.js';
 import { recordUsage } from '../records/usage.js';
-import { isCallDirection } from '../records/record.js';
+import { callStartFrom } from '../records/open-call.js';
 import type { CallRecordFeed } from '../records/recorder.js';
 import type { TurnInput } from '../records/open-call.js';
 import { describeStatusDetails } from './status-details.js';
@@ -158,24 +158,9 @@ export class StreamSession {
     metrics.assistantCalls.labels(metrics.assistantLabel(assistant.name)).inc();
     ctx.log = ctx.log.child({ assistant: assistant.name });
     ctx.log.info({ direction: params.direction, tracks, mediaFormat }, 'stream started');
-    this.#recordStart(params, assistant.name);
+    // The call's record begins at a valid start (a stream that never starts leaves none).
+    this.#opts.recorder?.begin(this.callSid, callStartFrom(params, ctx.config.twilioPhoneNumber, assistant.name));
     this.#upstream.attach(handle);
-  }
-
-  /** The call's record begins at a valid start (a stream that never starts leaves none). */
-  #recordStart(params: Readonly<Record<string, string>>, assistant: string): void {
-    const recorder = this.#opts.recorder;
-    if (!recorder) return;
-    // The <Parameter>s of the TwiML we served; not signed by the token, so checked, never trusted.
-    const ours = this.#ctx.config.twilioPhoneNumber ?? null;
-    const theirs = params.caller ?? null;
-    const direction = isCallDirection(params.direction) ? params.direction : 'inbound';
-    recorder.begin(this.callSid, {
-      direction,
-      from: direction === 'outbound' ? ours : theirs,
-      to: direction === 'outbound' ? theirs : ours,
-      assistant,
-    });
   }
 
   #onKeypress(digit: string): void {
