@@ -51,7 +51,9 @@ export interface ExpiryWatchOptions {
 
 /**
  * Watches `socket` for the session's expiry time and asks for the wrap-up once, WRAP_UP_LEAD_MS
- * before it. One timer per socket at most, cleared when the socket closes.
+ * before it. One timer per socket at most, cleared when the socket closes. The listener goes as
+ * soon as the timer is armed: `expires_at` is fixed when the session is created, and the call's
+ * audio (50 deltas a second) should not pass through a second listener for the rest of the call.
  */
 const SESSION_CREATED = Buffer.from('"session.created"');
 const SESSION_UPDATED = Buffer.from('"session.updated"');
@@ -74,10 +76,10 @@ export function watchSessionExpiry(socket: WebSocket, opts: ExpiryWatchOptions):
     const delay = wrapUpDelayMs(event.session.expires_at, opts.now());
     if (delay === null) return;
     if (timer) clearTimeout(timer);
+    socket.off('message', onMessage);
     timer = setTimeout(contain(() => {
       timer = null;
       done = true;
-      socket.off('message', onMessage);
       if (socket.readyState !== 1 /* OPEN */) return;
       opts.log.info({ leadMs: WRAP_UP_LEAD_MS }, 'the Realtime session is about to reach its maximum duration; asking the assistant to wrap up');
       socket.send(wrapUpItem(opts.canHangUp));

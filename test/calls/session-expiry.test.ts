@@ -1,9 +1,27 @@
 import { describe, expect, it } from 'vitest';
-import { WRAP_UP_LEAD_MS, wrapUpDelayMs } from '../../src/calls/session-expiry.js';
+import { EventEmitter } from 'node:events';
+import type { WebSocket } from 'ws';
+import { pino } from 'pino';
+import { watchSessionExpiry, WRAP_UP_LEAD_MS, wrapUpDelayMs } from '../../src/calls/session-expiry.js';
 import { startBridge } from '../helpers/bridge.js';
 import { closeAfterEach } from '../helpers/close-after-each.js';
 import { TEST_AUTH_TOKEN } from '../helpers/config.js';
 import { startFakeTwilioRest } from '../../tools/fakes/fake-twilio-rest.js';
+
+describe('watchSessionExpiry', () => {
+  it('reads messages only until the expiry is known, then leaves the call\'s audio alone; the close clears its timer', () => {
+    const socket = Object.assign(new EventEmitter(), { readyState: 1, send: () => undefined });
+    const now = 1_000_000_000_000;
+    watchSessionExpiry(socket as unknown as WebSocket, { log: pino({ level: 'silent' }), now: () => now, canHangUp: true });
+    expect(socket.listenerCount('message')).toBe(1);
+    socket.emit('message', Buffer.from('{"type":"response.output_audio.delta","item_id":"i","delta":"AAAA"}'), false);
+    expect(socket.listenerCount('message')).toBe(1); // not a session event: still waiting
+    socket.emit('message', Buffer.from(JSON.stringify({ type: 'session.created', session: { expires_at: now / 1000 + 1800 } })), false);
+    expect(socket.listenerCount('message')).toBe(0);
+    socket.emit('close');
+    expect(socket.listenerCount('close')).toBe(0);
+  });
+});
 
 describe('wrapUpDelayMs', () => {
   it('is the time until one lead before expiry, 0 when inside the lead, null when unusable', () => {
