@@ -9,7 +9,8 @@ import { describe, expect, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { createRequire } from 'node:module';
 import { ROOT, SERVER_JS, startInPackageDir, startServerProcess } from '../helpers/server-process.js';
 import { testEnv, testConfig } from '../helpers/config.js';
 import { freePort } from './caddy-process.js';
@@ -78,15 +79,29 @@ describe('Dockerfile', () => {
     expect(pkg.main).toBe('dist/server.js');
   });
 
-  it('skips install scripts safely: only the project has one (prepare), no dependency does', () => {
+  it('skips install scripts safely: no dependency needs one (bufferutil loads its prebuilt binary without it)', () => {
     // Both stages run `npm ci --ignore-scripts` so that `prepare` (tsc) does not run there; a
-    // dependency with an install step (a native addon) would then be silently left unbuilt.
+    // dependency whose install step builds something would then be silently left unbuilt.
     const npmCis = instructions.filter((l) => l.startsWith('RUN npm ci'));
     expect(npmCis).toHaveLength(2);
     for (const line of npmCis) expect(line).toContain('--ignore-scripts');
-    const lock = JSON.parse(read('package-lock.json')) as { packages: Record<string, { hasInstallScript?: boolean }> };
-    const withScripts = Object.entries(lock.packages).filter(([, p]) => p.hasInstallScript === true).map(([name]) => name);
-    expect(withScripts).toEqual([]);
+    const lock = JSON.parse(read('package-lock.json')) as { packages: Record<string, { hasInstallScript?: boolean; optional?: boolean }> };
+    const withScripts = Object.entries(lock.packages).filter(([, p]) => p.hasInstallScript === true);
+    // The one exception: ws's optional native masking (bufferutil). Its install step only compiles
+    // where no prebuilt binary matches; the package ships them (linux-x64 included) and picks one
+    // when loaded, and ws falls back to JavaScript if it cannot load at all.
+    expect(withScripts.map(([name]) => name)).toEqual(['node_modules/bufferutil']);
+    expect(withScripts[0]![1].optional).toBe(true);
+  });
+
+  it('bufferutil loads from its prebuilt binary, with no install step run (as in the image)', () => {
+    const require = createRequire(import.meta.url);
+    const root = dirname(require.resolve('bufferutil/package.json'));
+    expect(existsSync(join(root, 'build'))).toBe(false); // nothing was compiled here
+    const bufferutil = require('bufferutil') as { mask: (...a: unknown[]) => void; unmask: (b: Buffer, m: Buffer) => void };
+    const data = Buffer.from([1, 2, 3, 4, 5]);
+    bufferutil.unmask(data, Buffer.from([1, 1, 1, 1]));
+    expect([...data]).toEqual([0, 3, 2, 5, 4]);
   });
 
   it('its HEALTHCHECK command passes against a running server and fails when nothing listens', async () => {
