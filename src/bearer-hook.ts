@@ -7,6 +7,7 @@
  * - `bad_token`: the wrong token, logged (no IP here: the guard logs it with the cooldown it
  *   starts) and reported through `onBadToken`.
  */
+import { sendError } from './http-errors.js';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { bearer, hasBearer } from './bearer.js';
 
@@ -20,19 +21,13 @@ export function requireBearer(opts: BearerHookOptions): (request: FastifyRequest
   const { token } = opts;
   return function authorize(request, reply, done) {
     if (bearer(request.headers.authorization) === null) {
-      void reply
-        .code(401)
-        .header('WWW-Authenticate', 'Bearer realm="voice-bridge"')
-        .send({ error: 'Unauthorized', reason: 'missing_token', message: 'send Authorization: Bearer <API_TOKEN>' });
+      void sendError(reply.header('WWW-Authenticate', 'Bearer realm="voice-bridge"'), 401, 'missing_token', 'send Authorization: Bearer <API_TOKEN>');
       return;
     }
     if (!hasBearer(request.headers.authorization, token)) {
       request.log.warn(`${request.method} ${request.routeOptions.url ?? request.url.split('?')[0]} with a wrong API token`);
       opts.onBadToken?.(request);
-      void reply
-        .code(401)
-        .header('WWW-Authenticate', 'Bearer realm="voice-bridge", error="invalid_token"')
-        .send({ error: 'Unauthorized', reason: 'bad_token', message: 'the API token is wrong' });
+      void sendError(reply.header('WWW-Authenticate', 'Bearer realm="voice-bridge", error="invalid_token"'), 401, 'bad_token', 'the API token is wrong');
       return;
     }
     done();

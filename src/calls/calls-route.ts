@@ -15,6 +15,7 @@
  * Twilio fetches PUBLIC_URL/twilio/outbound when the callee answers (TwiML that opens the
  * stream) and posts call progress to PUBLIC_URL/twilio/call-status.
  */
+import { sendError } from '../http-errors.js';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../config.js';
 import { requireBearer } from '../bearer-hook.js';
@@ -67,26 +68,20 @@ export function registerCallsRoute(app: FastifyInstance, opts: CallsRouteOptions
     async function placeCall(request, reply) {
       const contentType = request.headers['content-type'] ?? '';
       if (!/^application\/json\b/i.test(contentType)) {
-        return reply
-          .code(415)
-          .send({ error: 'Unsupported Media Type', reason: 'not_json', message: 'send a JSON body (Content-Type: application/json)' });
+        return sendError(reply, 415, 'not_json', 'send a JSON body (Content-Type: application/json)');
       }
       const profiles = opts.profiles();
       const verdict = parseCallRequest(request.body, profiles);
-      if (!verdict.ok) return reply.code(400).send({ error: 'Bad Request', reason: 'invalid_body', message: verdict.message });
+      if (!verdict.ok) return sendError(reply, 400, 'invalid_body', verdict.message);
       const missing = [...missingRestSettings(config), ...(config.twilioPhoneNumber ? [] : ['TWILIO_PHONE_NUMBER'])];
       if (!rest || missing.length > 0) {
         request.log.error({ missing }, 'POST /calls: Twilio REST settings missing');
-        return reply
-          .code(503)
-          .send({ error: 'Service Unavailable', reason: 'not_configured', message: `set ${missing.join(', ')} to place calls` });
+        return sendError(reply, 503, 'not_configured', `set ${missing.join(', ')} to place calls`);
       }
       const unavailable = registry.canServeNewCall();
       if (unavailable) {
         if (unavailable === 'capacity') void reply.header('Retry-After', String(CAPACITY_RETRY_AFTER_SECONDS));
-        return reply
-          .code(503)
-          .send({ error: 'Service Unavailable', reason: unavailable, message: `not placing calls right now (${unavailable})` });
+        return sendError(reply, 503, unavailable, `not placing calls right now (${unavailable})`);
       }
       const { to, greeting } = verdict.request;
       // parseCallRequest resolves a profile whenever it is given profiles.
@@ -155,18 +150,14 @@ export function registerCallsRoute(app: FastifyInstance, opts: CallsRouteOptions
 function bodyErrorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
   const status = typeof error.code === 'string' && error.code.startsWith('FST_ERR_CTP_') ? (error.statusCode ?? 500) : 500;
   if (status === 400) {
-    void reply.code(400).send({ error: 'Bad Request', reason: 'invalid_json', message: `the body is not valid JSON (${error.message})` });
+    void sendError(reply, 400, 'invalid_json', `the body is not valid JSON (${error.message})`);
   } else if (status === 413) {
-    void reply
-      .code(413)
-      .send({ error: 'Payload Too Large', reason: 'body_too_large', message: `the body must be at most ${CALLS_BODY_LIMIT_BYTES} bytes` });
+    void sendError(reply, 413, 'body_too_large', `the body must be at most ${CALLS_BODY_LIMIT_BYTES} bytes`);
   } else if (status === 415) {
-    void reply
-      .code(415)
-      .send({ error: 'Unsupported Media Type', reason: 'not_json', message: 'send a JSON body (Content-Type: application/json)' });
+    void sendError(reply, 415, 'not_json', 'send a JSON body (Content-Type: application/json)');
   } else {
     request.log.error({ err: error }, 'POST /calls failed');
-    void reply.code(500).send({ error: 'Internal Server Error', reason: 'internal', message: 'internal error; the details are in the server log' });
+    void sendError(reply, 500, 'internal', 'internal error; the details are in the server log');
   }
 }
 

@@ -1,6 +1,7 @@
 /**
  * `GET /metrics`: the Prometheus text exposition of the app's registry, behind `metricsAccess`.
  */
+import { sendError } from '../http-errors.js';
 import type { FastifyInstance } from 'fastify';
 import type { Metrics } from '../metrics.js';
 import { metricsAccess } from './metrics-access.js';
@@ -18,7 +19,7 @@ export function registerMetricsRoute(app: FastifyInstance, opts: MetricsRouteOpt
     if (access !== 'allow') {
       // The reason is for the operator's log; the client learns nothing beyond 403.
       request.log.info({ reason: access }, 'metrics request refused');
-      return reply.code(403).send({ error: 'Forbidden' });
+      return sendError(reply, 403, 'forbidden');
     }
     const body = await registry.metrics();
     return reply.type(registry.contentType).send(body);

@@ -12,6 +12,7 @@
  * READ_TIMEOUT_MS; 404 `records_off` for the history while CALL_RECORDS=off. Answers carry
  * callers' words and numbers: `Cache-Control: no-store`, and nothing of them is logged.
  */
+import { sendError } from '../http-errors.js';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { requireBearer } from '../bearer-hook.js';
 import { isCallSid, MAX_CALL_SID_LENGTH } from '../twilio/call-sid.js';
@@ -50,7 +51,7 @@ export function registerCallRecordsRoutes(app: FastifyInstance, opts: CallRecord
   /** The store's answer, or a 503 sent (and undefined returned) when it fails or is too slow. */
   async function ask<T>(request: FastifyRequest, reply: FastifyReply, what: (s: RecordStore) => Promise<T>): Promise<T | undefined> {
     if (!store) {
-      void reply.code(404).send({ error: 'Not Found', reason: 'records_off', message: 'call records are off (CALL_RECORDS=off)' });
+      void sendError(reply, 404, 'records_off', 'call records are off (CALL_RECORDS=off)');
       return undefined;
     }
     let timer: NodeJS.Timeout | undefined;
@@ -61,10 +62,7 @@ export function registerCallRecordsRoutes(app: FastifyInstance, opts: CallRecord
       return await Promise.race([what(store), late]);
     } catch (err) {
       request.log.warn({ problem: describeStoreError(err), store: store.kind }, 'call-record database did not answer an API request');
-      void reply
-        .code(503)
-        .header('Retry-After', '5')
-        .send({ error: 'Service Unavailable', reason: 'store_unavailable', message: 'the call-record database is not answering; try again shortly' });
+      void sendError(reply.header('Retry-After', '5'), 503, 'store_unavailable', 'the call-record database is not answering; try again shortly');
       return undefined;
     } finally {
       clearTimeout(timer);
@@ -73,7 +71,7 @@ export function registerCallRecordsRoutes(app: FastifyInstance, opts: CallRecord
 
   app.get('/calls', routeOpts, async (request, reply) => {
     const verdict = parseListQuery(request.query);
-    if (!verdict.ok) return reply.code(400).send({ error: 'Bad Request', reason: 'invalid_query', message: verdict.message });
+    if (!verdict.ok) return sendError(reply, 400, 'invalid_query', verdict.message);
     const page = await ask(request, reply, (s) => s.list(verdict.query));
     if (page === undefined) return reply;
     return reply.header('Cache-Control', 'no-store').send({ calls: page.calls, next: page.next ? formatCursor(page.next) : null });
@@ -99,7 +97,7 @@ export function registerCallRecordsRoutes(app: FastifyInstance, opts: CallRecord
     }
     const record = await ask(request, reply, (s) => s.get(callSid));
     if (record === undefined) return reply;
-    if (record === null) return reply.code(404).send({ error: 'Not Found', reason: 'unknown_call', message: 'no record of this call' });
+    if (record === null) return sendError(reply, 404, 'unknown_call', 'no record of this call');
     return reply.header('Cache-Control', 'no-store').send(record);
   });
 }
@@ -107,5 +105,5 @@ export function registerCallRecordsRoutes(app: FastifyInstance, opts: CallRecord
 /** Anything thrown on these routes is ours: 500 with a generic message, the detail in the log. */
 function errorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
   request.log.error({ err: { message: error.message, code: error.code } }, `${request.method} ${request.routeOptions.url ?? ''} failed`);
-  void reply.code(500).send({ error: 'Internal Server Error', reason: 'internal', message: 'internal error; the details are in the server log' });
+  void sendError(reply, 500, 'internal', 'internal error; the details are in the server log');
 }

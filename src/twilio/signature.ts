@@ -3,6 +3,7 @@
  * compared in constant time). The URL is always rebuilt from PUBLIC_URL, never from the Host
  * header, which the client controls.
  */
+import { sendError } from '../http-errors.js';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import twilio from 'twilio';
 
@@ -76,7 +77,7 @@ export function requireWebhookSignature(
     'webhook signature rejected (check PUBLIC_URL matches the URL configured in Twilio)',
   );
   onBadSignature?.(request, verdict);
-  void reply.code(403).type('application/json').send({ error: 'Forbidden', reason: verdict });
+  void sendError(reply, 403, verdict);
   return false;
 }
 

@@ -5,6 +5,7 @@
  * Every one is signed (`X-Twilio-Signature` over PUBLIC_URL + path + form params); with
  * TWILIO_AUTH_TOKEN set, a missing or wrong signature gets 403 and no TwiML.
  */
+import { sendError } from '../http-errors.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../config.js';
 import type { CallRegistry } from '../call-registry.js';
@@ -57,7 +58,7 @@ export function registerWebhooks(app: FastifyInstance, opts: WebhookOptions): vo
       const body = (request.body ?? {}) as FormBody;
       const callSid = body.CallSid;
       if (!isCallSid(callSid)) {
-        void reply.code(400).send({ error: 'Bad Request', reason: 'missing_call_sid', message: 'CallSid is required' });
+        void sendError(reply, 400, 'missing_call_sid', 'CallSid is required');
         return;
       }
       const log = request.log.child({ callSid });
@@ -66,7 +67,7 @@ export function registerWebhooks(app: FastifyInstance, opts: WebhookOptions): vo
       // pre-warmed upstream session for it.
       if (registry.isStreaming(callSid)) {
         log.warn({ direction }, 'webhook for a call that is already streaming refused (a replayed request?)');
-        void reply.code(409).send({ error: 'Conflict', reason: 'call_live' });
+        void sendError(reply, 409, 'call_live');
         return;
       }
       const unavailable = registry.canServeNewCall();
