@@ -17,6 +17,7 @@
  * equal one.
  */
 import type { TwilioMedia } from './twilio-protocol.js';
+import { decodeStrictBase64 } from './peer-input.js';
 
 const ascii = (text: string): Buffer => Buffer.from(text, 'latin1');
 const HEAD = ascii('{"event":"media","sequenceNumber":"');
@@ -27,7 +28,6 @@ const PAYLOAD = ascii('","payload":"');
 const STREAM_SID = ascii('"},"streamSid":"');
 const QUOTE = 0x22;
 const CLOSE_BRACE = 0x7d;
-const EQUALS = 0x3d;
 
 /** Longest counter: 15 digits keeps it a safe integer (as the general path's MAX_COUNTER_DIGITS). */
 const MAX_DIGITS = 15;
@@ -83,23 +83,15 @@ function word(b: Buffer): string | undefined {
 }
 
 /**
- * Strict base64 (standard alphabet, then at most two `=`, length a multiple of 4, not empty) up to
- * the closing quote, decoded; or undefined. The checks are native scans, not a loop over the
- * bytes here (which cost more than the rest of the frame): the closing quote by memchr, then the
- * decoder, which skips any byte outside the alphabet (and stops at `=`), so a decoded length other
- * than 3 per 4 characters minus the padding means a byte was outside it (a JSON escape's backslash
- * included) — except base64url's `-` and `_`, which Node's decoder also takes: refused here.
+ * The payload up to the closing quote (found by memchr), decoded by the one strict base64 reader
+ * both peers' parsers use (peer-input.ts); undefined when it is not strict base64.
  */
 function base64(b: Buffer): Buffer | undefined {
   const start = cursor.pos;
   const end = b.indexOf(QUOTE, start);
-  const length = end - start;
-  if (end === -1 || length === 0 || length % 4 !== 0) return undefined;
-  const text = b.toString('latin1', start, end);
-  if (text.indexOf('-') !== -1 || text.indexOf('_') !== -1) return undefined;
-  const padding = b[end - 1] === EQUALS ? (b[end - 2] === EQUALS ? 2 : 1) : 0;
-  const decoded = Buffer.from(text, 'base64');
-  if (decoded.length !== (length / 4) * 3 - padding) return undefined;
+  if (end === -1) return undefined;
+  const decoded = decodeStrictBase64(b.toString('latin1', start, end));
+  if (decoded === null) return undefined;
   cursor.pos = end;
   return decoded;
 }
