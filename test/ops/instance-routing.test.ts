@@ -29,7 +29,7 @@ const TIMEOUT_MS = 180_000;
 /** Deadline for Caddy to act on a health check: several of its 2 s intervals. */
 const HEALTH_DEADLINE_MS = 30_000;
 /** Calls placed in the adoption test: enough for a rate, short on a busy 2-core machine. */
-const CALLS = 20;
+const CALLS = 40;
 const OUTCOMES = ['adopted', 'expired', 'not_usable', 'discarded'] as const;
 
 const caller = readFixture('caller-8k.ulaw').subarray(0, 1600); // 0.2 s
