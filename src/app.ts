@@ -23,6 +23,8 @@ import { FAILURE_THRESHOLD, RETRY_AFTER_MS, UpstreamHealth, watchConnect } from 
 import { createCallControl } from './calls/call-control.js';
 import { registerOps } from './ops/plugin.js';
 import { websocketPreClose } from './ops/closing.js';
+import type { HostAdmissions } from './guard/host-admission.js';
+import type { Exposition } from './ops/metrics-route.js';
 
 /** Webhook form bodies are a few hundred bytes; 64 KiB is generous and still cheap to refuse. */
 export const BODY_LIMIT_BYTES = 64 * 1024;
@@ -55,6 +57,14 @@ export interface AppDeps {
   readonly httpTimeouts?: Partial<HttpTimeouts>;
   /** Open HTTP connections per client address. @default 256 (MAX_CONNECTIONS_PER_IP) */
   readonly maxConnectionsPerIp?: number;
+  /** One worker of several (WORKERS > 1): what it asks the primary (src/cluster/worker.ts). */
+  readonly worker?: WorkerDeps;
+}
+
+/** A worker's ties to the primary: host-wide call slots, and /metrics for the whole host. */
+export interface WorkerDeps {
+  readonly hostAdmissions: HostAdmissions;
+  readonly exposition: () => Promise<Exposition>;
 }
 
 declare module 'fastify' {
@@ -137,11 +147,12 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     store: deps.guardStore ?? createGuardStore(config),
     now,
     maxConnectionsPerIp: deps.maxConnectionsPerIp,
+    hostAdmissions: deps.worker?.hostAdmissions,
   });
   app.decorate('guard', guard);
   app.addHook('onClose', async () => guard.close());
 
-  registerOps(app, { metrics, metricsToken: config.metricsToken, summaryIntervalMs: deps.summaryIntervalMs, clock });
+  registerOps(app, { metrics, metricsToken: config.metricsToken, summaryIntervalMs: deps.summaryIntervalMs, clock, cluster: deps.worker });
 
   // Upstream health: after repeated failed connects, webhooks speak "not available" instead of
   // opening streams that could only end in an apology.

@@ -6,6 +6,7 @@
  * so an operator fixes a broken `.env` in one pass instead of one restart per mistake.
  */
 import { isIP } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { INVALID_FRAME_LIMIT } from './stream/twilio-protocol.js';
 
 type Env = Record<string, string | undefined>;
@@ -66,6 +67,43 @@ function int(env: string, def: number, min: number, max: number): Field<number> 
         return { problem: `${env} must be an integer from ${min} to ${max} (got "${text}")` };
       }
       return { value };
+    },
+  };
+}
+
+/** Most worker processes `WORKERS` may ask for (`auto` is capped here too). */
+export const MAX_WORKERS = 64;
+
+/**
+ * `WORKERS`: how many server processes share the port (src/cluster/). Unset: 1, one process as
+ * always; `auto`: the cores this process may use (os.availableParallelism(), at most MAX_WORKERS).
+ */
+function workers(env: string): Field<number> {
+  return {
+    env,
+    parse(raw) {
+      if (!present(raw)) return { value: 1 };
+      const text = raw.trim();
+      if (text.toLowerCase() === 'auto') return { value: Math.min(MAX_WORKERS, Math.max(1, availableParallelism())) };
+      if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > MAX_WORKERS) {
+        return { problem: `${env} must be auto or an integer from 1 to ${MAX_WORKERS} (got "${text}")` };
+      }
+      return { value: Number(text) };
+    },
+  };
+}
+
+/** `REDIS_KEY_PREFIX`: what every guard key in Redis starts with. */
+function keyPrefix(env: string, def: string): Field<string> {
+  return {
+    env,
+    parse(raw) {
+      if (!present(raw)) return { value: def };
+      const text = raw.trim();
+      if (!/^[A-Za-z0-9:._-]{1,64}$/.test(text)) {
+        return { problem: `${env} must be 1 to 64 of A-Z, a-z, 0-9 and ":._-" (got "${text}")` };
+      }
+      return { value: text };
     },
   };
 }
@@ -237,6 +275,8 @@ const schema = {
   metricsToken: optionalStr('METRICS_TOKEN'),
   trustProxy: trustProxy('TRUST_PROXY'),
   redisUrl: redisUrl('REDIS_URL'),
+  /** Keeps deployments (or test runs) sharing one Redis apart. */
+  redisKeyPrefix: keyPrefix('REDIS_KEY_PREFIX', 'vb:guard:'),
   logLevel: oneOf('LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
   debug: bool('DEBUG', false),
   maxCalls: int('MAX_CALLS', 100, 1, 100_000),
@@ -262,6 +302,10 @@ const schema = {
    * without affinity): a pre-warm there is opened, held for 15 s and wasted.
    */
   prewarm: bool('PREWARM', true),
+  /** Whether PREWARM was set: unset, it is off with WORKERS > 1 (see loadConfig). */
+  prewarmExplicit: given('PREWARM'),
+  /** Server processes sharing the port (src/cluster/); 1 = this process serves, as always. */
+  workers: workers('WORKERS'),
   /**
    * This instance's name among several behind one proxy: the stream URL in the TwiML becomes
    * `/i/<id>/twilio/stream/<token>`, so the proxy can send the stream to the instance that
@@ -322,6 +366,10 @@ export function loadConfig(env: Env = process.env): Config {
     problems.push(`TRANSFER_NUMBER must be in E.164 form such as +15551234567`);
   }
   if (problems.length > 0) throw new ConfigError(problems);
+  // Several workers: the webhook and its stream are two connections, which the primary hands to
+  // different workers (round robin), so a pre-warm would nearly always be opened, held for 15 s
+  // and wasted. Off unless asked for (docs/workers.md).
+  if (out.workers !== 1 && !present(env.PREWARM)) out.prewarm = false;
   // DEBUG=true means debug level, unless LOG_LEVEL asks for something even more verbose.
   if (out.debug === true && out.logLevel !== 'trace') out.logLevel = 'debug';
   return Object.freeze(out) as Config;

@@ -5,8 +5,12 @@
  *
  * Shutdown: first signal → drain (readyz 503, new calls refused in words, live calls go on for up
  * to DRAIN_TIMEOUT_SECONDS, then 1001) → app.close() → exit 0. A second signal exits at once.
+ *
+ * WORKERS > 1: this file is also the primary, which only supervises (src/cluster/primary.ts), and
+ * each worker, which runs the flow above with its ties to the primary (src/cluster/worker.ts).
  */
 import type { AddressInfo } from 'node:net';
+import cluster from 'node:cluster';
 import dotenv from 'dotenv';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { buildApp } from './app.js';
@@ -15,6 +19,8 @@ import { drainCalls } from './ops/drain.js';
 import { signatureWarning, startupSummary, STARTUP_SUMMARY_MSG } from './ops/startup-summary.js';
 import { onSignal, RUNNING, type ShutdownSignal, type ShutdownState } from './ops/shutdown-policy.js';
 import { exitOnProcessFaults } from './ops/process-faults.js';
+import { runPrimary } from './cluster/primary.js';
+import { joinCluster, workerNumber } from './cluster/worker.js';
 
 /** app.close() after the drain only closes idle sockets and the listener; 10 s is ample, in ms. */
 const CLOSE_DEADLINE_MS = 10_000;
@@ -32,9 +38,13 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const app = await buildApp(config);
+  if (config.workers > 1 && cluster.isPrimary) return runPrimary(config);
+  const n = workerNumber();
+  const worker = n === undefined ? undefined : joinCluster(config, n);
+  const app = await buildApp(config, worker?.deps);
   exitOnProcessFaults(app.log);
-  const unsigned = signatureWarning(config);
+  // A worker's primary says these once for all.
+  const unsigned = worker ? null : signatureWarning(config);
   if (unsigned) app.log[unsigned.level](unsigned.msg);
 
   let state: ShutdownState = RUNNING;
@@ -60,9 +70,12 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', onProcessSignal);
   process.on('SIGINT', onProcessSignal);
+  worker?.onPrimaryGone(() => {
+    if (state.phase === 'running') onProcessSignal('SIGTERM');
+  });
 
   await app.listen({ host: config.host, port: config.port });
-  app.log.info(startupSummary(config, app.server.address() as AddressInfo), STARTUP_SUMMARY_MSG);
+  if (!worker) app.log.info(startupSummary(config, app.server.address() as AddressInfo), STARTUP_SUMMARY_MSG);
 }
 
 async function shutdown(app: Awaited<ReturnType<typeof buildApp>>, config: Config): Promise<void> {

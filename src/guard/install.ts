@@ -41,6 +41,7 @@ import { FORWARDED_PREFIX_HEADER, STREAM_PATH, connectedStreamUrlBase } from '..
 import type { StreamAuth } from '../stream/route.js';
 import { agentKey, clientKey, judgedAddress } from './client-ip.js';
 import { guardConnections, MAX_CONNECTIONS_PER_IP } from './connection-cap.js';
+import { HOST_REFUSAL_ANSWERS, type HostAdmissions } from './host-admission.js';
 import { checkStreamCredentials, streamTokenFor, tokenId, type CredentialRejection } from './credentials.js';
 import { answerRefused } from './answers.js';
 import { laneScreen, screenUpgrades } from './fast-refusal.js';
@@ -98,6 +99,8 @@ export interface GuardOptions {
   readonly maxConnectionsPerIp?: number;
   /** Routes exempt from bans, under HEALTH_BUDGET instead. @default ['/healthz', '/readyz'] */
   readonly healthRoutes?: readonly string[];
+  /** WORKERS > 1: the primary's host-wide count, asked after this process's registry (host-admission.ts). */
+  readonly hostAdmissions?: HostAdmissions;
 }
 
 export interface Guard {
@@ -207,10 +210,17 @@ export function installGuard(app: FastifyInstance, opts: GuardOptions): Guard {
     if (typeof slot !== 'object') store.releaseCall(callSid).catch(logStoreFailure(request.log, 'release_call'));
     if (slot === 'capacity') return say(at, { status: 503, reason: 'capacity' });
     if (slot === 'ip_cap') return say(at, { status: 429, reason: 'ip_cap' });
+    const host = await opts.hostAdmissions?.acquire(ip, callSid);
+    if (host?.ok === false) {
+      slot.release();
+      store.releaseCall(callSid).catch(logStoreFailure(request.log, 'release_call'));
+      return say(at, HOST_REFUSAL_ANSWERS[host.reason]);
+    }
     // Held until the TCP socket closes, so the caps count real sockets whatever the route does.
     const socket = request.raw.socket;
     const release = (): void => {
       slot.release();
+      host?.release();
       store.releaseCall(callSid).catch(logStoreFailure(request.log, 'release_call'));
     };
     socket.once('close', release);
