@@ -69,6 +69,13 @@ export class HostSlots {
     return this.#registry.live;
   }
 
+  /** Streams held by each worker that holds any. */
+  streamsByWorker(): Map<number, number> {
+    const out = new Map<number, number>();
+    for (const held of this.#held.values()) out.set(held.worker, (out.get(held.worker) ?? 0) + 1);
+    return out;
+  }
+
   /** Told after every change (the primary tells the workers). */
   onChange(listener: (live: number) => void): void {
     this.#changed = listener;

@@ -13,9 +13,17 @@ export interface PrimaryMetrics {
   readonly workersScraped: Gauge;
   readonly workerExits: Counter;
   readonly callsEnded: Counter<'reason'>;
+  readonly workerCalls: Gauge<'worker'>;
 }
 
-export function createPrimaryMetrics(opts: { readonly processDefaults?: boolean } = {}): PrimaryMetrics {
+export interface PrimaryMetricsOptions {
+  readonly processDefaults?: boolean;
+  /** Streams each worker carries now (host-slots.ts), read at each scrape. */
+  readonly streamsByWorker: () => ReadonlyMap<number, number>;
+  readonly workers: number;
+}
+
+export function createPrimaryMetrics(opts: PrimaryMetricsOptions): PrimaryMetrics {
   const registry = new Registry();
   const p = 'voice_bridge_';
   const registers = [registry];
@@ -39,6 +47,17 @@ export function createPrimaryMetrics(opts: { readonly processDefaults?: boolean 
       help: 'Calls ended, by end reason',
       labelNames: ['reason'],
       registers,
+    }),
+    // Only the primary reports it, so the host's sum keeps one series per worker: how even the spread is.
+    workerCalls: new Gauge({
+      name: `${p}worker_calls`,
+      help: 'Media streams each worker carries (WORKERS > 1): how evenly connections are spread',
+      labelNames: ['worker'],
+      registers,
+      collect(this: Gauge<'worker'>) {
+        const byWorker = opts.streamsByWorker();
+        for (let n = 1; n <= opts.workers; n++) this.labels(String(n)).set(byWorker.get(n) ?? 0);
+      },
     }),
   };
 }

@@ -62,9 +62,9 @@ export function runPrimary(config: Config): void {
     log.warn({ workers: config.workers }, 'PREWARM=on with WORKERS > 1: most pre-warms reach another worker than their stream; watch voice_bridge_prewarm_total');
   }
 
-  const metrics = createPrimaryMetrics();
   const guardMemory = config.redisUrl ? undefined : new MemoryStore(guardLimits(config));
   const slots = new HostSlots(config, systemClock.mono);
+  const metrics = createPrimaryMetrics({ streamsByWorker: () => slots.streamsByWorker(), workers: config.workers });
   const places: Place[] = Array.from({ length: config.workers }, (_, i) => ({
     n: i + 1,
     worker: undefined,
@@ -111,6 +111,7 @@ export function runPrimary(config: Config): void {
     worker.on('listening', (address) => {
       place.listened = true;
       channel.note(HOST_LIVE_NOTE, slots.live);
+      log.info({ worker: place.n, pid }, 'worker listening');
       if (!everListened && places.every((p) => p.listened)) {
         everListened = true;
         const family = address.addressType === 6 ? 'IPv6' : 'IPv4';

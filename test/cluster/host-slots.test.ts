@@ -2,6 +2,7 @@
  * Host-wide call slots (WORKERS > 1): the primary's count (cluster/host-slots.ts) and each
  * worker's registry asking it (cluster/worker-registry.ts), over an in-memory pipe.
  */
+import type { Logger } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { Channel } from '../../src/cluster/channel.js';
 import { HostSlots } from '../../src/cluster/host-slots.js';
@@ -17,7 +18,7 @@ function host(opts: { deadlineMs?: number } = {}) {
   let now = 0;
   const slots = new HostSlots(limits, () => now);
   const lines: string[] = [];
-  const log = { warn: (_o: unknown, m: string) => lines.push(m), info: (m: string) => lines.push(m) };
+  const log = { warn: (_o: unknown, m: string) => lines.push(m), info: (m: string) => lines.push(m) } as unknown as Pick<Logger, 'warn' | 'info'>;
   const metrics = createMetrics({ processDefaults: false });
   const pipes = [portPair(), portPair()];
   const workers = pipes.map((pipe, i) => {

@@ -9,7 +9,7 @@ import { Channel } from '../../src/cluster/channel.js';
 import { IpcStore } from '../../src/guard/ipc-store.js';
 import { MemoryStore } from '../../src/guard/memory-store.js';
 import { answerGuardRequest, serveGuardStore } from '../../src/guard/primary-store.js';
-import { ResilientStore } from '../../src/guard/resilient-store.js';
+import { ResilientStore, type GuardLog } from '../../src/guard/resilient-store.js';
 import { SPEC_LIMITS } from '../guard/spec-limits.js';
 import { portPair } from './port-pair.js';
 
@@ -85,7 +85,7 @@ describe('IpcStore: the primary holds the guard state for every worker', () => {
   it('wrapped like Redis: a primary that stops answering costs one deadline, then memory decides', async () => {
     const { stores, pipes } = twoWorkers();
     const lines: string[] = [];
-    const log = { warn: (_o: unknown, m: string) => lines.push(m), info: (_o: unknown, m?: string) => lines.push(m ?? ''), debug: () => {} };
+    const log = { warn: (_o: unknown, m: string) => lines.push(m), info: (m: string) => lines.push(m), debug: () => {} } as unknown as GuardLog;
     const resilient = new ResilientStore(stores[0], new MemoryStore(SPEC_LIMITS), { deadlineMs: 20, probeIntervalMs: 60_000, log });
     expect(await resilient.claimToken('t1', 2_000, 1_000)).toBe(true);
     pipes[0]!.deaf = true;
