@@ -70,9 +70,6 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', onProcessSignal);
   process.on('SIGINT', onProcessSignal);
-  worker?.onPrimaryGone(() => {
-    if (state.phase === 'running') onProcessSignal('SIGTERM');
-  });
 
   await app.listen({ host: config.host, port: config.port });
   if (!worker) app.log.info(startupSummary(config, app.server.address() as AddressInfo), STARTUP_SUMMARY_MSG);

@@ -52,6 +52,8 @@ export interface ChannelOptions {
   readonly staleMs?: number;
   /** Monotonic ms. @default systemClock.mono */
   readonly now?: () => number;
+  /** A note listener threw: told here instead of reaching the process's fault policy. @default rethrow */
+  readonly onNoteError?: (err: unknown, kind: string) => void;
 }
 
 export class Channel {
@@ -59,6 +61,7 @@ export class Channel {
   readonly #maxPending: number;
   readonly #staleMs: number;
   readonly #now: () => number;
+  readonly #onNoteError: ((err: unknown, kind: string) => void) | undefined;
   /** In send order, so the oldest (first to go stale) are at the front. */
   readonly #pending = new Map<number, Waiting>();
   readonly #handlers = new Map<string, (body: unknown) => unknown>();
@@ -72,6 +75,7 @@ export class Channel {
     this.#maxPending = opts.maxPending ?? MAX_PENDING;
     this.#staleMs = opts.staleMs ?? STALE_MS;
     this.#now = opts.now ?? systemClock.mono;
+    this.#onNoteError = opts.onNoteError;
     port.onMessage((message) => this.#receive(message));
     port.onDisconnect(() => this.close());
   }
@@ -157,9 +161,20 @@ export class Channel {
     if (message.vb === 'res') {
       this.#settle(message.id, message.ok ? { body: message.body } : new ChannelError(message.error));
     } else if (message.vb === 'note') {
-      this.#notes.get(message.kind)?.(message.body);
+      this.#note(message.kind, message.body);
     } else {
       void this.#answer(message.id, message.kind, message.body);
+    }
+  }
+
+  #note(kind: string, body: unknown): void {
+    const listener = this.#notes.get(kind);
+    if (listener === undefined) return;
+    if (this.#onNoteError === undefined) return listener(body);
+    try {
+      listener(body);
+    } catch (err) {
+      this.#onNoteError(err, kind);
     }
   }
 

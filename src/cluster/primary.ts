@@ -50,7 +50,9 @@ interface Place {
 
 export function runPrimary(config: Config): void {
   const log = createLogger(config).child({ role: 'primary' });
-  exitOnProcessFaults(log);
+  // A fault here must not take every call on the host with it: the workers drain first, then the
+  // primary exits 1 for the supervisor. (They decide from their own memory if it stops answering.)
+  exitOnProcessFaults(log, { exit: () => drain({ cause: 'fault' }) });
   const unsigned = signatureWarning(config);
   if (unsigned) log[unsigned.level](unsigned.msg);
   if (!config.prewarm && !config.prewarmExplicit) {
@@ -97,7 +99,9 @@ export function runPrimary(config: Config): void {
   function fork(place: Place): void {
     place.restart = undefined;
     const worker = cluster.fork({ [WORKER_ENV]: String(place.n) });
-    const channel = new Channel(portOfWorker(worker));
+    const channel = new Channel(portOfWorker(worker), {
+      onNoteError: (err, kind) => log.error({ worker: place.n, kind, err }, "a worker's note could not be handled"),
+    });
     place.worker = worker;
     place.channel = channel;
     place.listened = false;
@@ -142,7 +146,9 @@ export function runPrimary(config: Config): void {
       return;
     }
     metrics.workerExits.inc();
-    log.error({ worker: place.n, pid, code, signal, liveCalls: ended.length }, 'worker exited unexpectedly; its calls ended');
+    // A crash, or an operator's signal to one worker (which drained it: exit 0, no calls left).
+    const level = code === 0 && ended.length === 0 ? 'warn' : 'error';
+    log[level]({ worker: place.n, pid, code, signal, liveCalls: ended.length }, 'worker exited unexpectedly; its calls ended');
     logEndedCalls(place.n, ended);
     if (!everListened) {
       log.fatal({ worker: place.n, code, signal }, 'a worker exited before the server ever listened: exiting (see its error above)');
@@ -170,6 +176,26 @@ export function runPrimary(config: Config): void {
     process.exit(code);
   }
 
+  /** Passes `signal` to every worker (each drains as one process does); exits when the last has finished. */
+  function drain(why: { readonly signal: ShutdownSignal } | { readonly cause: 'fault' }): void {
+    if ('cause' in why) {
+      shutdownClean = false; // exit 1 whatever the workers do
+      if (state.phase === 'stopping') return;
+      state = { phase: 'stopping', signal: 'SIGTERM', at: systemClock.mono() };
+    }
+    const signal = 'signal' in why ? why.signal : 'SIGTERM';
+    log.info({ signal, workers: running().length }, 'shutdown signal received; passing it to every worker');
+    for (const place of places) clearTimeout(place.restart);
+    for (const w of running()) w.process.kill(signal);
+    if (running().length === 0) return finish();
+    const limitMs = config.drainTimeoutSeconds * 1000 + 10_000 + SHUTDOWN_MARGIN_MS;
+    setTimeout(() => {
+      log.error({ workers: running().length, limitMs }, 'workers still running long after the drain deadline: killing them');
+      shutdownClean = false;
+      for (const w of running()) w.process.kill('SIGKILL');
+    }, limitMs).unref();
+  }
+
   const onProcessSignal = (signal: ShutdownSignal): void => {
     const next = onSignal(state, signal, systemClock.mono());
     state = next.state;
@@ -181,16 +207,7 @@ export function runPrimary(config: Config): void {
       for (const w of running()) w.process.kill('SIGKILL');
       process.exit(verdict.code);
     } else {
-      log.info({ signal, workers: running().length }, 'shutdown signal received; passing it to every worker');
-      for (const place of places) clearTimeout(place.restart);
-      for (const w of running()) w.process.kill(signal);
-      if (running().length === 0) return finish();
-      const limitMs = config.drainTimeoutSeconds * 1000 + 10_000 + SHUTDOWN_MARGIN_MS;
-      setTimeout(() => {
-        log.error({ workers: running().length, limitMs }, 'workers still running long after the drain deadline: killing them');
-        shutdownClean = false;
-        for (const w of running()) w.process.kill('SIGKILL');
-      }, limitMs).unref();
+      drain({ signal });
     }
   };
   process.on('SIGTERM', onProcessSignal);

@@ -6,9 +6,10 @@
  * - call slots are counted for the host (worker-registry.ts);
  * - /metrics answers with the host's figures, and the primary logs the minute line for all.
  *
- * When the primary goes (it crashed or was killed: on an orderly stop it outlives every worker)
- * no new connection can reach this worker, whose listening socket was the primary's; the worker
- * then drains like on SIGTERM, so its live calls end on their own rather than with the process.
+ * If the primary itself is killed (on an orderly stop it outlives every worker, and a fault in it
+ * drains them first: primary.ts), node:cluster ends each worker at once, as it always does when
+ * its primary goes: no connection could reach them anyway (the listening socket was the
+ * primary's), and a supervisor restarts the service.
  */
 import cluster from 'node:cluster';
 import type { Config } from '../config.js';
@@ -38,8 +39,6 @@ export interface WorkerSide {
   readonly number: number;
   /** For buildApp. */
   readonly deps: AppDeps;
-  /** Told once if the primary goes away. */
-  onPrimaryGone(listener: () => void): void;
 }
 
 export function joinCluster(config: Config, number: number): WorkerSide {
@@ -57,12 +56,6 @@ export function joinCluster(config: Config, number: number): WorkerSide {
       // With REDIS_URL every worker talks to Redis itself, as separate instances do.
       guardStore: config.redisUrl ? undefined : new IpcStore(channel),
       worker: { hostAdmissions: registry, exposition: hostExposition(channel) },
-    },
-    onPrimaryGone(listener) {
-      channel.onClose(() => {
-        logger.error('the primary process is gone: draining this worker');
-        listener();
-      });
     },
   };
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Channel, ChannelError } from '../../src/cluster/channel.js';
 import { portPair } from './port-pair.js';
+import { until } from '../helpers/until.js';
 
 describe('Channel', () => {
   it('answers requests both ways, in any order, with what the handler returned or resolved', async () => {
@@ -44,6 +45,22 @@ describe('Channel', () => {
     await new Promise((r) => setImmediate(r));
     await new Promise((r) => setImmediate(r));
     expect(got).toEqual([1, 2]);
+  });
+
+  it('a note listener that throws is reported to onNoteError, and later notes still arrive', async () => {
+    const pipe = portPair();
+    const errors: string[] = [];
+    const primary = new Channel(pipe.primary, { onNoteError: (err, kind) => errors.push(`${kind}: ${(err as Error).message}`) });
+    const worker = new Channel(pipe.worker);
+    const got: unknown[] = [];
+    primary.onNote('n', (body) => {
+      if (body === 'bad') throw new Error('cannot');
+      got.push(body);
+    });
+    worker.note('n', 'bad');
+    worker.note('n', 'good');
+    await until(() => got.length === 1, 1_000, 'the good note');
+    expect(errors).toEqual(['n: cannot']);
   });
 
   it('fails every waiting request at once when the peer goes, and later ones without sending', async () => {

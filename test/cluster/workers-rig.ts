@@ -41,7 +41,7 @@ export function clusterPerTest(): {
     for (const call of calls.splice(0)) call.socket.terminate();
     for (const c of open.splice(0)) {
       await c.server.kill();
-      // The primary was SIGKILLed: its workers notice and drain; make sure none outlives the test.
+      // The primary was SIGKILLed, which node:cluster answers by ending its workers; make sure.
       for (const pid of c.workerPids().values()) killQuietly(pid);
       await c.realtime.close();
     }
