@@ -32,11 +32,14 @@ export function serveWorkerMetrics(channel: Channel, registry: Registry): void {
   channel.handle(WORKER_METRICS_REQUEST, () => registry.getMetricsAsJSON());
 }
 
-/** Worker side: what a scrape answers. */
+/** How long a scrape waits for the primary's answer (its own wait for the workers, and a margin), ms. */
+export const HOST_SCRAPE_DEADLINE_MS = GATHER_DEADLINE_MS + 3_000;
+
+/** Worker side: what a scrape answers (an error, so a 500, when the primary does not answer in time). */
 export function hostExposition(channel: Channel): () => Promise<Exposition> {
   return async () => {
-    const reply = (await channel.request(HOST_METRICS_REQUEST, null)) as Partial<Exposition> | null;
-    if (typeof reply?.body !== 'string' || typeof reply.contentType !== 'string') throw new TypeError('the primary sent no metrics');
+    const reply = (await within(channel.request(HOST_METRICS_REQUEST, null), HOST_SCRAPE_DEADLINE_MS)) as Partial<Exposition> | undefined;
+    if (typeof reply?.body !== 'string' || typeof reply.contentType !== 'string') throw new Error('the primary sent no metrics in time');
     return { contentType: reply.contentType, body: reply.body };
   };
 }
