@@ -3,9 +3,11 @@
  * the same load (N simulated calls, set up like Twilio's: signed webhook, then the stream).
  *
  * Reports, for each: how the calls spread over the workers (voice_bridge_worker_calls, the
- * primary's count of each worker's streams; the target is every worker within ±10 % of the mean)
- * and the CPU per call of all the server's processes together (primary and workers, from
- * /proc/<pid>/stat over the window), so the cost of the primary and of the IPC shows.
+ * primary's count of each worker's streams; the target is every worker within ±10 % of the mean),
+ * the CPU per call of all the server's processes together (primary and workers, from
+ * /proc/<pid>/stat over the window; the primary's share apart), and how often their event loops
+ * went to sleep and were woken (voluntary context switches of each main thread): split over
+ * more processes, each wake-up finds fewer messages to handle, which costs CPU of its own.
  *
  * Placement: with 4 or more CPUs the server (both runs) gets CPUs 0-1 and this process (callers
  * and the Realtime stand-in) the rest; with fewer, nothing is pinned and the figures share cores
@@ -49,6 +51,12 @@ function childrenOf(pid: number): number[] {
   return out;
 }
 
+/** Times the process's main thread (its event loop) went to sleep and was woken, from /proc. */
+function wakeups(pid: number): number {
+  const m = /^voluntary_ctxt_switches:\s+(\d+)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return Number(m?.[1] ?? 0);
+}
+
 /** `name{worker="n"} v` lines of the Prometheus text, by worker. */
 function perWorker(text: string, name: string): Map<number, number> {
   const out = new Map<number, number>();
@@ -64,7 +72,11 @@ interface Run {
   /** Largest distance of a worker's calls from the mean, % of the mean. */
   readonly worstDeviationPct: number;
   readonly cpuPct: number;
+  /** Of cpuPct, the primary's share (WORKERS > 1; the whole process with one). */
+  readonly primaryCpuPct: number;
   readonly cpuPctPerCall: number;
+  /** Event-loop wake-ups per second, all processes (a worker with fewer calls does less per wake-up). */
+  readonly wakeupsPerS: number;
 }
 
 async function runOnce(load: LocalLoad, workers: number, bridgeCpus: string | undefined): Promise<Run> {
@@ -82,10 +94,13 @@ async function runOnce(load: LocalLoad, workers: number, bridgeCpus: string | un
     await load.add(CALLS, RAMP_PER_S);
     await sleep(3_000); // set-up traffic settles
     const pids = [bridge.pid, ...childrenOf(bridge.pid)];
-    const cpuBefore = pids.reduce((sum, pid) => sum + procCpuUs(pid), 0);
+    const before = pids.map(procCpuUs);
+    const wokeBefore = pids.map(wakeups);
     const began = performance.now();
     await sleep(WINDOW_S * 1000);
-    const cpuUs = pids.reduce((sum, pid) => sum + procCpuUs(pid), 0) - cpuBefore;
+    const used = pids.map((pid, i) => procCpuUs(pid) - before[i]!);
+    const woke = pids.reduce((sum, pid, i) => sum + wakeups(pid) - wokeBefore[i]!, 0);
+    const cpuUs = used.reduce((a, b) => a + b, 0);
     const wallMs = performance.now() - began;
     const snap = await load.snapshot();
     const text = await scrape();
@@ -94,8 +109,9 @@ async function runOnce(load: LocalLoad, workers: number, bridgeCpus: string | un
     const mean = spread.reduce((a, b) => a + b, 0) / spread.length;
     const worstDeviationPct = mean > 0 ? Math.max(...spread.map((v) => (Math.abs(v - mean) / mean) * 100)) : 0;
     const cpuPct = (cpuUs / 1000 / wallMs) * 100;
+    const primaryCpuPct = (used[0]! / 1000 / wallMs) * 100;
     await load.hangUpAll();
-    return { workers, live: snap.live, failed: snap.failed, spread, worstDeviationPct, cpuPct, cpuPctPerCall: snap.live > 0 ? cpuPct / snap.live : 0 };
+    return { workers, live: snap.live, failed: snap.failed, spread, worstDeviationPct, cpuPct, primaryCpuPct, cpuPctPerCall: snap.live > 0 ? cpuPct / snap.live : 0, wakeupsPerS: woke / (wallMs / 1000) };
   } finally {
     await bridge.stop(10_000);
   }
@@ -120,7 +136,7 @@ try {
 const one = runs[0]!;
 process.stdout.write(
   table(
-    ['WORKERS', 'live calls', 'failed', 'calls per worker', 'worst vs mean', 'CPU % (all processes)', 'CPU % per call', 'vs 1 worker'],
+    ['WORKERS', 'live calls', 'failed', 'calls per worker', 'worst vs mean', 'CPU % (all processes)', 'of which primary', 'CPU % per call', 'vs 1 worker', 'wake-ups/s'],
     runs.map((r) => [
       String(r.workers),
       String(r.live),
@@ -128,8 +144,10 @@ process.stdout.write(
       r.spread.join(' / '),
       `±${r.worstDeviationPct.toFixed(1)} %`,
       r.cpuPct.toFixed(1),
+      r.workers > 1 ? r.primaryCpuPct.toFixed(1) : '-',
       r.cpuPctPerCall.toFixed(3),
       one.cpuPctPerCall > 0 ? `${(r.cpuPctPerCall / one.cpuPctPerCall).toFixed(2)}×` : '-',
+      r.wakeupsPerS.toFixed(0),
     ]),
   ).join('\n') + '\n',
 );
