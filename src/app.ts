@@ -25,6 +25,8 @@ import { registerOps } from './ops/plugin.js';
 import { openCallRecords, type CallRecords, type CallRecordsOptions } from './records/call-records.js';
 import { websocketPreClose } from './ops/closing.js';
 import { AssistantBook } from './assistants/book.js';
+import type { HostAdmissions } from './guard/host-admission.js';
+import type { Exposition } from './ops/metrics-route.js';
 
 /** Webhook form bodies are a few hundred bytes; 64 KiB is generous and still cheap to refuse. */
 export const BODY_LIMIT_BYTES = 64 * 1024;
@@ -66,6 +68,14 @@ export interface AppDeps {
   readonly maxConnectionsPerIp?: number;
   /** The guard's timings and fast lane (tests shorten or turn them off). @default installGuard's */
   readonly guard?: Pick<GuardOptions, 'deadlineMs' | 'probeIntervalMs' | 'upgradeSettleMs' | 'fastLane'>;
+  /** One worker of several (WORKERS > 1): what it asks the primary (src/cluster/worker.ts). */
+  readonly worker?: WorkerDeps;
+}
+
+/** A worker's ties to the primary: host-wide call slots, and /metrics for the whole host. */
+export interface WorkerDeps {
+  readonly hostAdmissions: HostAdmissions;
+  readonly exposition: () => Promise<Exposition>;
 }
 
 declare module 'fastify' {
@@ -155,12 +165,13 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     now,
     mono: clock.mono,
     maxConnectionsPerIp: deps.maxConnectionsPerIp,
+    hostAdmissions: deps.worker?.hostAdmissions,
     ...deps.guard,
   });
   app.decorate('guard', guard);
   app.addHook('onClose', async () => guard.close());
 
-  registerOps(app, { metrics, metricsToken: config.metricsToken, summaryIntervalMs: deps.summaryIntervalMs, clock });
+  registerOps(app, { metrics, metricsToken: config.metricsToken, summaryIntervalMs: deps.summaryIntervalMs, clock, cluster: deps.worker });
 
   // Upstream health: after repeated failed connects, webhooks speak "not available" instead of
   // opening streams that could only end in an apology.

@@ -2,6 +2,7 @@
  * The config schema's field kinds: how one environment variable becomes one typed value, or a
  * sentence saying what is wrong with it and how to fix it. config.ts lists the fields.
  */
+import { availableParallelism } from 'node:os';
 import { parsePricesVariable, type Prices } from './usage/prices.js';
 import { isIP } from 'node:net';
 
@@ -134,6 +135,43 @@ export function host(env: string): Field<string> {
   return {
     env,
     parse: (raw, all) => ({ value: present(raw) ? raw.trim() : present(all.TWILIO_AUTH_TOKEN) ? '0.0.0.0' : '127.0.0.1' }),
+  };
+}
+
+/** Most worker processes `WORKERS` may ask for (`auto` is capped here too). */
+export const MAX_WORKERS = 64;
+
+/**
+ * `WORKERS`: how many server processes share the port (src/cluster/). Unset: 1, one process as
+ * always; `auto`: the cores this process may use (os.availableParallelism(), at most MAX_WORKERS).
+ */
+export function workers(env: string): Field<number> {
+  return {
+    env,
+    parse(raw) {
+      if (!present(raw)) return { value: 1 };
+      const text = raw.trim();
+      if (text.toLowerCase() === 'auto') return { value: Math.min(MAX_WORKERS, Math.max(1, availableParallelism())) };
+      if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > MAX_WORKERS) {
+        return { problem: `${env} must be auto or an integer from 1 to ${MAX_WORKERS} (got "${text}")` };
+      }
+      return { value: Number(text) };
+    },
+  };
+}
+
+/** `REDIS_KEY_PREFIX`: what every guard key in Redis starts with. */
+export function keyPrefix(env: string, def: string): Field<string> {
+  return {
+    env,
+    parse(raw) {
+      if (!present(raw)) return { value: def };
+      const text = raw.trim();
+      if (!/^[A-Za-z0-9:._-]{1,64}$/.test(text)) {
+        return { problem: `${env} must be 1 to 64 of A-Z, a-z, 0-9 and ":._-" (got "${text}")` };
+      }
+      return { value: text };
+    },
   };
 }
 

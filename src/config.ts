@@ -7,7 +7,8 @@
  */
 import { recordSettings, RecordSettingsError, type RecordSettings } from './records/settings.js';
 import { INVALID_FRAME_LIMIT } from './stream/invalid-frame-run.js';
-import { bool, given, host, instanceId, int, oneOf, optionalStr, present, prices, redisUrl, str, trustProxy, url, type Env, type Field } from './config-fields.js';
+import { bool, given, host, instanceId, int, keyPrefix, oneOf, optionalStr, present, prices, redisUrl, str, trustProxy, url, workers, type Env, type Field } from './config-fields.js';
+export { MAX_WORKERS } from './config-fields.js';
 
 const DEFAULT_INSTRUCTIONS =
   'You are a friendly, concise phone assistant. Speak naturally in short sentences, ' +
@@ -52,6 +53,8 @@ const schema = {
   metricsToken: optionalStr('METRICS_TOKEN'),
   trustProxy: trustProxy('TRUST_PROXY'),
   redisUrl: redisUrl('REDIS_URL'),
+  /** Keeps deployments (or test runs) sharing one Redis apart. */
+  redisKeyPrefix: keyPrefix('REDIS_KEY_PREFIX', 'vb:guard:'),
   logLevel: oneOf('LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
   debug: bool('DEBUG', false),
   maxCalls: int('MAX_CALLS', 100, 1, 100_000),
@@ -77,6 +80,10 @@ const schema = {
    * without affinity): a pre-warm there is opened, held for 15 s and wasted.
    */
   prewarm: bool('PREWARM', true),
+  /** Whether PREWARM was set: unset, it is off with WORKERS > 1 (see loadConfig). */
+  prewarmExplicit: given('PREWARM'),
+  /** Server processes sharing the port (src/cluster/); 1 = this process serves, as always. */
+  workers: workers('WORKERS'),
   /**
    * This instance's name among several behind one proxy: the stream URL in the TwiML becomes
    * `/i/<id>/twilio/stream/<token>`, so the proxy can send the stream to the instance that
@@ -146,6 +153,10 @@ export function loadConfig(env: Env = process.env): Config {
     problems.push(`TRANSFER_NUMBER must be in E.164 form such as +15551234567`);
   }
   if (problems.length > 0) throw new ConfigError(problems);
+  // Several workers: the webhook and its stream are two connections, which the primary hands to
+  // different workers (round robin), so a pre-warm would nearly always be opened, held for 15 s
+  // and wasted. Off unless asked for (docs/workers.md).
+  if (out.workers !== 1 && !present(env.PREWARM)) out.prewarm = false;
   // DEBUG=true means debug level, unless LOG_LEVEL asks for something even more verbose.
   if (out.debug === true && out.logLevel !== 'trace') out.logLevel = 'debug';
   return Object.freeze(out) as Config;

@@ -222,6 +222,8 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     draining: new Gauge({
       name: `${p}draining`,
       help: '1 while the instance drains after SIGTERM/SIGINT (no new calls; live ones run on), else 0',
+      // WORKERS > 1: the host drains when any worker does (they drain together), not 2 for two.
+      aggregator: 'max',
       registers,
     }),
     assistantCalls: new Counter({

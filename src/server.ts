@@ -5,8 +5,12 @@
  *
  * Shutdown: first signal → drain (readyz 503, new calls refused in words, live calls go on for up
  * to DRAIN_TIMEOUT_SECONDS, then 1001) → app.close() → exit 0. A second signal exits at once.
+ *
+ * WORKERS > 1: this file is also the primary, which only supervises (src/cluster/primary.ts), and
+ * each worker, which runs the flow above with its ties to the primary (src/cluster/worker.ts).
  */
 import type { AddressInfo } from 'node:net';
+import cluster from 'node:cluster';
 import dotenv from 'dotenv';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { buildApp } from './app.js';
@@ -18,6 +22,8 @@ import { exitOnProcessFaults } from './ops/process-faults.js';
 import { reloadAssistants } from './ops/reload-assistants.js';
 import { AssistantBook } from './assistants/book.js';
 import { AssistantsError } from './assistants/load.js';
+import { runPrimary } from './cluster/primary.js';
+import { joinCluster, workerNumber } from './cluster/worker.js';
 
 /** app.close() after the drain only closes idle sockets and the listener; 10 s is ample, in ms. */
 const CLOSE_DEADLINE_MS = 10_000;
@@ -37,19 +43,26 @@ async function main(): Promise<void> {
   }
   let assistants: AssistantBook;
   try {
+    // Checked before anything starts (in the primary too, so a bad file exits 1 once).
     assistants = AssistantBook.open(config.assistantsFile, config);
   } catch (err) {
     if (err instanceof AssistantsError) {
-      process.stderr.write(`${err.message}\n`);
+      process.stderr.write(`${err.message}
+`);
       process.exit(1);
     }
     throw err;
   }
-  const app = await buildApp(config, { assistants });
+  if (config.workers > 1 && cluster.isPrimary) return runPrimary(config, assistants.current());
+  const n = workerNumber();
+  const worker = n === undefined ? undefined : joinCluster(config, n);
+  const app = await buildApp(config, { ...worker?.deps, assistants });
   exitOnProcessFaults(app.log);
-  // Reads ASSISTANTS_FILE again: new calls get the new profiles, live calls keep theirs.
+  // Reads ASSISTANTS_FILE again: new calls get the new profiles, live calls keep theirs (a
+  // worker gets the SIGHUP from its primary).
   process.on('SIGHUP', () => reloadAssistants(assistants, app.log));
-  const unsigned = signatureWarning(config);
+  // A worker's primary says these once for all.
+  const unsigned = worker ? null : signatureWarning(config);
   if (unsigned) app.log[unsigned.level](unsigned.msg);
 
   let state: ShutdownState = RUNNING;
@@ -77,7 +90,7 @@ async function main(): Promise<void> {
   process.on('SIGINT', onProcessSignal);
 
   await app.listen({ host: config.host, port: config.port });
-  app.log.info(startupSummary(config, app.server.address() as AddressInfo, assistants.current()), STARTUP_SUMMARY_MSG);
+  if (!worker) app.log.info(startupSummary(config, app.server.address() as AddressInfo, assistants.current()), STARTUP_SUMMARY_MSG);
 }
 
 async function shutdown(app: Awaited<ReturnType<typeof buildApp>>, config: Config): Promise<void> {

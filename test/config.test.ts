@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, publicWsBase } from '../src/config.js';
+import { availableParallelism } from 'node:os';
+import { ConfigError, loadConfig, MAX_WORKERS, publicWsBase } from '../src/config.js';
 import { testEnv } from './helpers/config.js';
 
 function problemsOf(env: Record<string, string | undefined>): string[] {
@@ -22,6 +23,30 @@ describe('loadConfig', () => {
       const problems = problemsOf(testEnv({ INSTANCE_ID: bad }));
       expect(problems, bad).toEqual([expect.stringMatching(/^INSTANCE_ID must be 1 to 32 of a-z, 0-9 and "-"/)]);
     }
+  });
+
+  it('WORKERS: 1 by default; auto is the available cores (at most 64); else an integer 1..64 or a clear error', () => {
+    expect(loadConfig(testEnv()).workers).toBe(1);
+    expect(loadConfig(testEnv({ WORKERS: ' 4 ' })).workers).toBe(4);
+    expect(loadConfig(testEnv({ WORKERS: String(MAX_WORKERS) })).workers).toBe(64);
+    expect(loadConfig(testEnv({ WORKERS: 'AUTO' })).workers).toBe(Math.min(MAX_WORKERS, availableParallelism()));
+    for (const bad of ['0', '65', '-1', '1.5', 'two', '2 workers', '0x2']) {
+      expect(problemsOf(testEnv({ WORKERS: bad })), bad).toEqual([`WORKERS must be auto or an integer from 1 to 64 (got "${bad}")`]);
+    }
+  });
+
+  it('PREWARM: on by default with one process, off by default with WORKERS > 1, as set when set', () => {
+    expect(loadConfig(testEnv()).prewarm).toBe(true);
+    expect(loadConfig(testEnv({ WORKERS: '1' })).prewarm).toBe(true);
+    expect(loadConfig(testEnv({ WORKERS: '2' }))).toMatchObject({ prewarm: false, prewarmExplicit: false });
+    expect(loadConfig(testEnv({ WORKERS: '2', PREWARM: 'on' }))).toMatchObject({ prewarm: true, prewarmExplicit: true });
+    expect(loadConfig(testEnv({ PREWARM: 'off' })).prewarm).toBe(false);
+  });
+
+  it('REDIS_KEY_PREFIX: vb:guard: by default; a short name of key-safe characters', () => {
+    expect(loadConfig(testEnv()).redisKeyPrefix).toBe('vb:guard:');
+    expect(loadConfig(testEnv({ REDIS_KEY_PREFIX: 'staging:vb:' })).redisKeyPrefix).toBe('staging:vb:');
+    expect(problemsOf(testEnv({ REDIS_KEY_PREFIX: 'a b' }))).toEqual(['REDIS_KEY_PREFIX must be 1 to 64 of A-Z, a-z, 0-9 and ":._-" (got "a b")']);
   });
 
   it('applies every SPEC default and freezes the result', () => {

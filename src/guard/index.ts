@@ -21,5 +21,6 @@ export function createGuardStore(
   opts: { readonly redis?: RedisStoreOptions; readonly memory?: MemoryStoreOptions } = {},
 ): GuardStore {
   const limits = guardLimits(config);
-  return config.redisUrl ? new RedisStore(config.redisUrl, limits, opts.redis) : new MemoryStore(limits, opts.memory);
+  if (!config.redisUrl) return new MemoryStore(limits, opts.memory);
+  return new RedisStore(config.redisUrl, limits, { keyPrefix: config.redisKeyPrefix, ...opts.redis });
 }

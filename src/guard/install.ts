@@ -31,6 +31,7 @@
  * What a stream upgrade with valid credentials must pass besides is in stream-admission.ts.
  * Every store call is bounded (resilient-store.ts), so the hook always finishes.
  */
+import type { HostAdmissions } from './host-admission.js';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { CallRegistry } from '../call-registry.js';
 import type { Config } from '../config.js';
@@ -91,6 +92,8 @@ export interface GuardOptions {
   readonly maxConnectionsPerIp?: number;
   /** Routes exempt from bans, under HEALTH_BUDGET instead. @default ['/healthz', '/readyz'] */
   readonly healthRoutes?: readonly string[];
+  /** WORKERS > 1: the primary's host-wide count, asked after this process's registry (host-admission.ts). */
+  readonly hostAdmissions?: HostAdmissions;
 }
 
 export interface Guard {
@@ -164,6 +167,7 @@ export function installGuard(app: FastifyInstance, opts: GuardOptions): Guard {
     forwarded,
     adopt: (socket) => connections.adopt(socket),
     logStoreFailure,
+    hostAdmissions: opts.hostAdmissions,
   });
 
   /** Health routes: no ban applies; their own budget bounds them. */

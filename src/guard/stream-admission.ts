@@ -4,6 +4,7 @@
  * the store and a call slot held until the TCP socket closes. Anonymous attempts are judged by the
  * same judge as the fast lane (judge.ts), asking the store only when it must.
  */
+import { HOST_REFUSAL_ANSWERS, type HostAdmissions } from './host-admission.js';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyRequest } from 'fastify';
@@ -60,6 +61,8 @@ export interface StreamAdmissionOptions {
   readonly adopt: (socket: Socket) => void;
   /** For store calls nobody waits for (a lease release): logs the failure. */
   readonly logStoreFailure: (log: FastifyRequest['log'], op: string) => (err: unknown) => void;
+  /** WORKERS > 1: the primary's host-wide count, asked after this process's registry (host-admission.ts). */
+  readonly hostAdmissions?: HostAdmissions;
 }
 
 /** The hook's answer to a stream upgrade with `token`: a refusal sent, or `request.streamAuth` set. */
@@ -99,10 +102,17 @@ export function streamAdmission(opts: StreamAdmissionOptions): (at: Judged, toke
     if (typeof slot !== 'object') store.releaseCall(callSid).catch(logStoreFailure(request.log, 'release_call'));
     if (slot === 'capacity') return say(at, { status: 503, reason: 'capacity' });
     if (slot === 'ip_cap') return say(at, { status: 429, reason: 'ip_cap' });
+    const host = await opts.hostAdmissions?.acquire(ip, callSid);
+    if (host?.ok === false) {
+      slot.release();
+      store.releaseCall(callSid).catch(logStoreFailure(request.log, 'release_call'));
+      return say(at, HOST_REFUSAL_ANSWERS[host.reason]);
+    }
     // Held until the TCP socket closes, so the caps count real sockets whatever the route does.
     const socket = request.raw.socket;
     const release = (): void => {
       slot.release();
+      host?.release();
       store.releaseCall(callSid).catch(logStoreFailure(request.log, 'release_call'));
     };
     socket.once('close', release);

@@ -79,7 +79,7 @@ export function summarize(prev: MetricsSnapshot, cur: MetricsSnapshot, intervalM
   };
 }
 
-interface Sample {
+export interface Sample {
   readonly labels: Readonly<Record<string, string | number | undefined>>;
   readonly value: number;
 }
@@ -93,6 +93,27 @@ function byLabels(values: readonly Sample[], key: (labels: Sample['labels']) => 
   return out;
 }
 
+/** The series the line reads, each metric's values (a registry's, or several workers' summed). */
+export interface SummarySeries {
+  readonly httpRequests: readonly Sample[];
+  readonly wsMessages: readonly Sample[];
+  readonly rejections: readonly Sample[];
+  readonly droppedFrames: readonly Sample[];
+  readonly prewarms: readonly Sample[];
+  readonly liveCalls: readonly Sample[];
+}
+
+export function snapshotOf(series: SummarySeries): MetricsSnapshot {
+  return {
+    httpRequests: series.httpRequests.reduce((sum, v) => sum + v.value, 0),
+    wsMessages: byLabels(series.wsMessages, (l) => `${String(l.peer)}_${String(l.direction)}`),
+    rejections: byLabels(series.rejections, (l) => String(l.reason)),
+    droppedFrames: byLabels(series.droppedFrames, (l) => String(l.direction)),
+    prewarms: byLabels(series.prewarms, (l) => String(l.outcome)),
+    liveCalls: series.liveCalls[0]?.value ?? 0,
+  };
+}
+
 /** Reads the counters the line reports (prom-client's `get()` is async; a few µs here). */
 export async function takeSnapshot(metrics: Metrics): Promise<MetricsSnapshot> {
   const [http, ws, rejections, dropped, prewarms, live] = await Promise.all([
@@ -103,18 +124,22 @@ export async function takeSnapshot(metrics: Metrics): Promise<MetricsSnapshot> {
     metrics.prewarms.get(),
     metrics.liveCalls.get(),
   ]);
-  return {
-    httpRequests: http.values.reduce((sum, v) => sum + v.value, 0),
-    wsMessages: byLabels(ws.values, (l) => `${String(l.peer)}_${String(l.direction)}`),
-    rejections: byLabels(rejections.values, (l) => String(l.reason)),
-    droppedFrames: byLabels(dropped.values, (l) => String(l.direction)),
-    prewarms: byLabels(prewarms.values, (l) => String(l.outcome)),
-    liveCalls: live.values[0]?.value ?? 0,
-  };
+  return snapshotOf({
+    httpRequests: http.values,
+    wsMessages: ws.values,
+    rejections: rejections.values,
+    droppedFrames: dropped.values,
+    prewarms: prewarms.values,
+    liveCalls: live.values,
+  });
 }
 
 export interface MinuteSummaryOptions {
-  readonly metrics: Metrics;
+  /** What the line reports: this registry's counters, or a `snapshot` taken elsewhere (WORKERS > 1: all workers'). */
+  readonly metrics?: Metrics;
+  readonly snapshot?: () => Promise<MetricsSnapshot>;
+  /** More fields for the line (WORKERS > 1: how many workers it covers). */
+  readonly fields?: () => Readonly<Record<string, unknown>>;
   readonly log: Pick<Logger, 'info' | 'warn'>;
   /** @default SUMMARY_INTERVAL_MS; tests pass a few ms. */
   readonly intervalMs?: number;
@@ -134,13 +159,16 @@ export function startMinuteSummary(opts: MinuteSummaryOptions): MinuteSummary {
   let prev: MetricsSnapshot = EMPTY_SNAPSHOT;
   const clock = opts.now ?? systemClock.mono;
   let prevAt = clock();
+  const { metrics } = opts;
+  const take = opts.snapshot ?? (metrics ? () => takeSnapshot(metrics) : undefined);
+  if (take === undefined) throw new TypeError('startMinuteSummary needs metrics or a snapshot');
   const report = async (): Promise<SummaryLine> => {
-    const cur = await takeSnapshot(opts.metrics);
+    const cur = await take();
     const now = clock();
     const line = summarize(prev, cur, Math.round(now - prevAt));
     prev = cur;
     prevAt = now;
-    opts.log.info(line, 'metrics');
+    opts.log.info(opts.fields ? { ...line, ...opts.fields() } : line, 'metrics');
     return line;
   };
   const timer = setInterval(() => {

@@ -62,6 +62,24 @@ describe('the summary shell', () => {
     expect((await takeSnapshot(metrics)).httpRequests).toBe(4);
   });
 
+  it('WORKERS > 1: the primary logs from a snapshot taken elsewhere, with its own fields added', async () => {
+    const lines: { fields: Record<string, unknown>; msg: string }[] = [];
+    const log = { info: (fields: Record<string, unknown>, msg: string) => lines.push({ fields, msg }), warn: () => undefined };
+    let total = 0;
+    const summary = startMinuteSummary({
+      snapshot: () => Promise.resolve({ ...EMPTY_SNAPSHOT, httpRequests: (total += 5), liveCalls: 3 }),
+      fields: () => ({ workers: 2 }),
+      log: log as never,
+      intervalMs: 3_600_000,
+    });
+    track(() => summary.stop());
+    await summary.report();
+    const second = await summary.report();
+    expect(second).toMatchObject({ httpRequests: 5, liveCalls: 3 });
+    expect(lines[1]).toMatchObject({ msg: 'metrics', fields: { httpRequests: 5, liveCalls: 3, workers: 2 } });
+    expect(() => startMinuteSummary({ log: log as never })).toThrow('startMinuteSummary needs metrics or a snapshot');
+  });
+
   it('the app logs one `metrics` line per interval and stops when the app closes', async () => {
     const bridge = track(await startBridge({}, { deps: { summaryIntervalMs: 25 } }));
     await fetch(`http://127.0.0.1:${bridge.port}/healthz`);
