@@ -25,6 +25,7 @@ import { registerOps } from './ops/plugin.js';
 import { openCallRecords, type CallRecords } from './records/call-records.js';
 import { websocketPreClose } from './ops/closing.js';
 import { AssistantBook } from './assistants/book.js';
+import { registerConsole } from './console/route.js';
 
 /** Webhook form bodies are a few hundred bytes; 64 KiB is generous and still cheap to refuse. */
 export const BODY_LIMIT_BYTES = 64 * 1024;
@@ -215,6 +216,8 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   app.decorate('records', records);
   records.register(app, { apiToken: config.apiToken, onBadToken: (request) => guard.reportRejectedCredential(request, 'bad_api_token') });
   app.addHook('onClose', async () => records.close());
+  // The operator console (/console/) that reads those routes and runs the browser softphone.
+  registerConsole(app, { config });
 
   registerStreamRoute(app, {
     config,

@@ -170,10 +170,11 @@ export class StreamSession {
     const ours = this.#ctx.config.twilioPhoneNumber ?? null;
     const theirs = params.caller ?? null;
     const direction = isCallDirection(params.direction) ? params.direction : 'inbound';
+    // A browser call (POST /calls/browser) reached no number of ours: it has a caller only.
     recorder.begin(this.callSid, {
       direction,
       from: direction === 'outbound' ? ours : theirs,
-      to: direction === 'outbound' ? theirs : ours,
+      to: direction === 'outbound' ? theirs : direction === 'browser' ? null : ours,
       assistant,
     });
   }
