@@ -41,12 +41,13 @@ export function decodeMulaw(bytes) {
 }
 
 /**
- * A 4th-order Butterworth low-pass (two biquads, RBJ cookbook), one sample at a time: what keeps
- * the speech band (telephone audio ends at ~3.4 kHz) and removes what would alias at 8 kHz.
+ * A 6th-order Butterworth low-pass (three biquads, RBJ cookbook), one sample at a time: what keeps
+ * the speech band (telephone audio ends at ~3.4 kHz) and removes what would alias at 8 kHz
+ * (-30 dB at 6 kHz, which would fold onto 2 kHz).
  */
 export class LowPass {
   constructor(rate, cutoffHz) {
-    this.sections = [0.5412, 1.3066].map((q) => {
+    this.sections = [0.5176, 0.7071, 1.9319].map((q) => {
       const w0 = (2 * Math.PI * Math.min(cutoffHz, rate * 0.45)) / rate;
       const cos = Math.cos(w0);
       const alpha = Math.sin(w0) / (2 * q);

@@ -4,7 +4,7 @@
 // page says so and looks again every 2 s.
 import { api, ApiError, describe } from './api.js';
 import { definitions, h, link, show } from './dom.js';
-import { audioSeconds, count, duration, offset, party, prettyJson, when } from './format.js';
+import { audioSeconds, count, duration, endReason, offset, party, prettyJson, when } from './format.js';
 
 const CALL_SID = /^[A-Za-z0-9]{1,64}$/;
 /** How often a call without a record yet is asked for again, ms. */
@@ -49,7 +49,7 @@ function render(call) {
       ['Assistant', party(call.assistant)],
       ['Started', when(call.startedAt)],
       ['Duration', duration(call.durationMs)],
-      ['Ended by', call.endReason],
+      ['Ended', endReason(call.endReason)],
     ], { class: 'facts' }),
   );
   const conversation = h(
@@ -66,7 +66,7 @@ function render(call) {
     h(
       'table',
       { class: 'figures' },
-      h('thead', {}, h('tr', {}, ['', 'Frames', 'Audio', 'Dropped', 'Discarded'].map((t) => h('th', {}, t)))),
+      h('thead', {}, h('tr', {}, h('th', {}, ''), ['Frames', 'Audio', 'Dropped', 'Discarded'].map((t) => h('th', { class: 'num' }, t)))),
       h('tbody', {}, flow('Caller → model', call.audio.toModel), flow('Model → caller', call.audio.toCaller)),
     ),
     h('h2', {}, 'Tokens'),

@@ -50,3 +50,26 @@ export function prettyJson(text) {
     return text;
   }
 }
+
+/** The session's end reasons (src/stream/end-reason.ts) in words; an unknown one as it is. */
+const END_REASONS = {
+  twilio_stop: 'the caller hung up',
+  twilio_closed: 'the caller\'s stream closed',
+  message_too_big: 'a message too big',
+  start_timeout: 'no start in time',
+  invalid_frames: 'too many invalid frames',
+  bad_start: 'a start that did not match its token',
+  media_too_fast: 'audio faster than real time',
+  upstream_closed: 'the model\'s connection closed',
+  upstream_error: 'the model\'s connection failed',
+  session_expired: 'the model\'s session expired',
+  ended_by_assistant: 'the assistant hung up',
+  transferred: 'transferred',
+  drain_timeout: 'the server shut down',
+  internal_error: 'an internal error',
+};
+
+export function endReason(reason) {
+  const words = Object.hasOwn(END_REASONS, reason) ? END_REASONS[reason] : null;
+  return words ? `${words} (${reason})` : String(reason);
+}

@@ -38,7 +38,7 @@ export function historyView(main, { signal }) {
       h('h1', {}, 'Call history'),
       form,
       status,
-      h('table', { class: 'calls' }, h('thead', {}, h('tr', {}, ['Started', 'Call', 'Direction', 'From', 'To', 'Assistant', 'Duration', 'Ended', 'Turns'].map((t) => h('th', {}, t)))), rows),
+      h('table', { class: 'calls' }, h('thead', {}, h('tr', {}, ['Started', 'Call', 'Direction', 'From', 'To', 'Assistant', 'Duration', 'Ended', 'Turns'].map((t) => h('th', { class: t === 'Duration' || t === 'Turns' ? 'num' : undefined }, t)))), rows),
       more,
     ),
   );

@@ -16,7 +16,7 @@ export function liveView(main, { signal }) {
       { class: 'card' },
       h('h1', {}, 'Calls in progress'),
       status,
-      h('table', { class: 'calls' }, h('thead', {}, h('tr', {}, ['Call', 'Direction', 'From', 'To', 'Assistant', 'Started', 'Elapsed'].map((t) => h('th', {}, t)))), rows),
+      h('table', { class: 'calls' }, h('thead', {}, h('tr', {}, ['Call', 'Direction', 'From', 'To', 'Assistant', 'Started'].map((t) => h('th', {}, t)), h('th', { class: 'num' }, 'Elapsed'))), rows),
     ),
   );
 

@@ -5,7 +5,8 @@
 //                          {type: 'mark', name}                 echoed once the audio before it has played
 //                          {type: 'clear'}                      drop everything queued now (barge-in);
 //                                                               pending marks are echoed at once, as Twilio does
-// Messages to the page:    {type: 'mark', name, cleared}        send the mark's echo to the bridge
+// Messages to the page:    {type: 'mark', name, cleared, played} send the mark's echo to the bridge
+//                                                               (played: samples played before it)
 //                          {type: 'progress', played, queued}   8 kHz samples played since the start, still queued
 import { decodeMulaw, Upsampler } from './audio-codec.js';
 
@@ -41,7 +42,7 @@ class PlaybackProcessor extends AudioWorkletProcessor {
       this.queue.push({ name: String(message.name) });
       this.echoPlayedMarks();
     } else if (message.type === 'clear') {
-      for (const item of this.queue) if (item.name !== undefined) this.port.postMessage({ type: 'mark', name: item.name, cleared: true });
+      for (const item of this.queue) if (item.name !== undefined) this.port.postMessage({ type: 'mark', name: item.name, cleared: true, played: this.played });
       this.queue = [];
       this.queued = 0;
       this.report();
@@ -51,7 +52,7 @@ class PlaybackProcessor extends AudioWorkletProcessor {
   /** Echoes the marks at the head of the queue: everything before them has played. */
   echoPlayedMarks() {
     while (this.queue.length > 0 && this.queue[0].name !== undefined) {
-      this.port.postMessage({ type: 'mark', name: this.queue.shift().name, cleared: false });
+      this.port.postMessage({ type: 'mark', name: this.queue.shift().name, cleared: false, played: this.played });
     }
   }
 

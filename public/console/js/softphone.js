@@ -11,8 +11,8 @@
 // 4. Hang up: stop, then close.
 //
 // The element's data-* attributes carry the call's figures (state, callSid, frames sent, bytes
-// received, 8 kHz samples played and queued, clears, marks echoed): the page shows some of them,
-// and the browser tests read them.
+// received, 8 kHz samples played and queued, clears, marks echoed and the samples played before
+// the last one echoed for having played): the page shows some of them, and the browser tests read them.
 import { api, describe } from './api.js';
 import { h, show } from './dom.js';
 import { connectedMessage, mediaMessage, markMessage, newStreamSid, parseBridgeMessage, startMessage, stopMessage, toBase64 } from './media-stream.js';
@@ -28,7 +28,7 @@ export function softphone(root) {
   show(root, talk, hangUp, meter, status);
 
   let call = null;
-  const figures = { sentFrames: 0, receivedBytes: 0, playedSamples: 0, queuedSamples: 0, clears: 0, marksEchoed: 0 };
+  const figures = { sentFrames: 0, receivedBytes: 0, playedSamples: 0, queuedSamples: 0, clears: 0, marksEchoed: 0, lastMarkPlayed: 0 };
   const publish = () => {
     for (const [key, value] of Object.entries(figures)) root.dataset[key] = String(value);
   };
@@ -104,6 +104,7 @@ export function softphone(root) {
             sequenceNumber += 1;
             send(markMessage({ streamSid, sequenceNumber, name: data.name }));
             figures.marksEchoed += 1;
+            if (!data.cleared) figures.lastMarkPlayed = data.played;
           } else if (data.type === 'progress') {
             figures.playedSamples = data.played;
             figures.queuedSamples = data.queued;
