@@ -158,11 +158,14 @@ describe('the console and its softphone in Chromium', () => {
     expect((await answer).status).toBe('cancelled');
     const truncated = await truncate;
     expect(truncated.item_id).toBe('item_answer_1');
-    // Cut at what the caller heard: the answer's share of the samples the page played, within the
-    // send-to-play lag and one progress report (~64 ms), not at what was generated (6 s) or sent.
+    // Cut at what the caller heard, not at what was generated (6 s): at least what the page played
+    // of the answer (less one progress report, ~64 ms, and the send-to-play lag), at most what it
+    // received. (A starved audio thread plays less than the bridge estimates; never more.)
     const answerHeardMs = (Number(cleared.playedSamples) - greeting.length) / 8;
+    const answerReceivedMs = (Number(cleared.receivedBytes) - greeting.length) / 8;
     expect(answerHeardMs).toBeGreaterThan(900);
-    expect(Math.abs(truncated.audio_end_ms - answerHeardMs)).toBeLessThan(400);
+    expect(truncated.audio_end_ms).toBeGreaterThan(answerHeardMs - 300);
+    expect(truncated.audio_end_ms).toBeLessThanOrEqual(answerReceivedMs);
     upstream.agentTranscript('resp_1', 'item_answer_1', AGENT_FIXTURE_WORDS);
 
     // Hang up: stop, close; the bridge ends the call and closes the upstream.
