@@ -25,6 +25,8 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
+# The operator console's files (served as they are at /console/ while API_TOKEN is set).
+COPY public ./public
 # Call records (SQLite, CALLS_DB=./data/calls.db by default): the one directory the app writes,
 # owned by its user; compose.yaml mounts a volume on it. Unused with DATABASE_URL (PostgreSQL).
 RUN mkdir -p /app/data && chown node:node /app/data

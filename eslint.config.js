@@ -12,6 +12,22 @@ export default tseslint.config(
     },
   },
   {
+    // The operator console: plain modules that run in the browser (and two in its audio worklets),
+    // served as they are (src/console/route.ts). Their globals are the browser's, named here.
+    files: ['public/**/*.js'],
+    languageOptions: {
+      sourceType: 'module',
+      globals: Object.fromEntries(
+        [
+          'window', 'document', 'location', 'navigator', 'sessionStorage', 'fetch', 'URL', 'URLSearchParams', 'WebSocket',
+          'AbortController', 'AudioContext', 'AudioWorkletNode', 'GainNode', 'Node', 'Intl', 'crypto', 'atob', 'btoa', 'setTimeout', 'clearTimeout',
+          // AudioWorkletGlobalScope
+          'AudioWorkletProcessor', 'registerProcessor', 'sampleRate',
+        ].map((name) => [name, 'readonly']),
+      ),
+    },
+  },
+  {
     // Type-aware rules: a promise nobody awaits or handles, a promise where a callback's result is
     // ignored, a switch over a union that misses a member. tsconfig.json covers exactly these trees
     // (it is what `npm run typecheck` checks), so the project service finds every file's types.

@@ -27,6 +27,7 @@ import { websocketPreClose } from './ops/closing.js';
 import { AssistantBook } from './assistants/book.js';
 import type { HostAdmissions } from './guard/host-admission.js';
 import type { Exposition } from './ops/metrics-route.js';
+import { registerConsole } from './console/route.js';
 
 /** Webhook form bodies are a few hundred bytes; 64 KiB is generous and still cheap to refuse. */
 export const BODY_LIMIT_BYTES = 64 * 1024;
@@ -226,6 +227,8 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   app.decorate('records', records);
   records.register(app, { apiToken: config.apiToken, onBadToken: (request) => guard.reportRejectedCredential(request, 'bad_api_token') });
   app.addHook('onClose', async () => records.close());
+  // The operator console (/console/) that reads those routes and runs the browser softphone.
+  registerConsole(app, { config });
 
   registerStreamRoute(app, {
     config,

@@ -23,6 +23,7 @@ import { PendingCalls, type PendingCall } from './pending-calls.js';
 import { UpstreamPool, type CallToolSet } from './upstream-pool.js';
 import { registerCallsRoute } from './calls-route.js';
 import { registerCallStatusRoute } from './call-status-route.js';
+import { registerBrowserCallRoute } from './browser-call-route.js';
 import { createToolRouter } from './tools/router.js';
 
 export interface CallControlOptions {
@@ -53,7 +54,7 @@ export interface CallControl {
   readonly assistantFor: (call: WebhookCall) => Assistant;
   /** For the webhooks: a verified webhook served stream TwiML (pre-warm here). */
   readonly onTwimlServed: (event: TwimlServedEvent) => void;
-  /** Registers POST /calls (when API_TOKEN is set) and POST /twilio/call-status. */
+  /** Registers POST /calls and POST /calls/browser (when API_TOKEN is set) and POST /twilio/call-status. */
   register(app: FastifyInstance): void;
   /** Closes pre-warmed sessions (on app close). */
   close(): void;
@@ -105,6 +106,20 @@ export function createCallControl(opts: CallControlOptions): CallControl {
     },
     register(app) {
       registerCallsRoute(app, { config, registry, rest, pending, profiles: () => book.current(), now, onBadToken: opts.onBadToken });
+      registerBrowserCallRoute(app, {
+        config,
+        registry,
+        now,
+        // As a webhook does: the profile kept as long as the token (the default: no number was
+        // called), and the upstream pre-warmed (an API-token holder asked; PREWARM applies).
+        prepare: (callSid) => {
+          const assistant = book.current().default;
+          pending.set(callSid, { assistant, greeting: undefined }, now(), config.streamTokenTtlSeconds * 1000);
+          pool.prewarm(callSid, assistant);
+          return assistant;
+        },
+        onBadToken: opts.onBadToken,
+      });
       registerCallStatusRoute(app, {
         config,
         onBadSignature: opts.onBadSignature,

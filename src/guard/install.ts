@@ -14,6 +14,12 @@
  * - Health routes (/healthz, /readyz): never refused for a ban or cooldown (a load balancer
  *   behind a misconfigured proxy must not mark the instance dead), bounded by a per-address
  *   budget of their own (HEALTH_BUDGET) instead.
+ * - The console's files (`/console/*`: scripts, styles, an icon; src/console/route.ts): one page
+ *   load fetches ~15 of them at once, which the flood rule (20 requests in 5 s) would count as a
+ *   flood after one reload. They are public, small and served from memory, so a per-address budget
+ *   of their own (CONSOLE_ASSET_BUDGET) bounds them instead of the flood rule and bans; the page
+ *   itself (`/console/`) is judged like any route, so a banned address gets no console, and each
+ *   page load counts once toward the flood rule.
  * - Webhook POSTs that look signed: set aside and judged in `preHandler`, once the body is
  *   parsed and the signature can be verified (signed-webhooks.ts). Only a signature that
  *   verifies exempts a request from the flood rule and bans.
@@ -62,6 +68,12 @@ import { createVerdicts, type Judged } from './verdicts.js';
  */
 export const HEALTH_BUDGET = Object.freeze({ ratePerMinute: 300, burst: 50 });
 
+/**
+ * The console files' budget per client address: bursts of 120 (eight page loads at once), then
+ * 10 a second. A person reloading the console stays far below it; past it, 429 and no ban.
+ */
+export const CONSOLE_ASSET_BUDGET = Object.freeze({ ratePerMinute: 600, burst: 120 });
+
 export interface GuardOptions {
   readonly config: Config;
   readonly registry: CallRegistry;
@@ -94,6 +106,8 @@ export interface GuardOptions {
   readonly healthRoutes?: readonly string[];
   /** WORKERS > 1: the primary's host-wide count, asked after this process's registry (host-admission.ts). */
   readonly hostAdmissions?: HostAdmissions;
+  /** GET routes of static files, under CONSOLE_ASSET_BUDGET instead of the flood rule. @default ['/console/*'] */
+  readonly assetRoutes?: readonly string[];
 }
 
 export interface Guard {
@@ -117,6 +131,8 @@ export function installGuard(app: FastifyInstance, opts: GuardOptions): Guard {
   const streamPath = STREAM_PATH;
   const webhookPrefix = opts.webhookPrefix ?? '/twilio/';
   const healthRoutes = new Set(opts.healthRoutes ?? ['/healthz', '/readyz']);
+  // CONSOLE_ASSET_ROUTE of src/console/route.ts (test/console/guard.test.ts holds them together).
+  const assetRoutes = new Set(opts.assetRoutes ?? ['/console/*']);
   const store =
     opts.store instanceof MemoryStore
       ? opts.store
@@ -128,6 +144,7 @@ export function installGuard(app: FastifyInstance, opts: GuardOptions): Guard {
           metrics,
         });
   const healthBudget = new KeyedBuckets(HEALTH_BUDGET);
+  const assetBudget = new KeyedBuckets(CONSOLE_ASSET_BUDGET);
   const verdicts = createVerdicts(metrics, config.streamSecret);
   const { count, say, logBan } = verdicts;
   // For store calls nobody waits for (a lease release, a penalty). The stores answer from memory
@@ -176,6 +193,12 @@ export function installGuard(app: FastifyInstance, opts: GuardOptions): Guard {
     if (!verdict.ok) say(at, { status: 429, reason: 'health_rate_limited', retryAfterMs: verdict.retryAfterMs });
   }
 
+  /** Static files: no flood count and no ban; their own budget bounds them. */
+  function gateAsset(at: Judged): void {
+    const verdict = assetBudget.take(at.ip, at.now);
+    if (!verdict.ok) say(at, { status: 429, reason: 'asset_rate_limited', retryAfterMs: verdict.retryAfterMs });
+  }
+
   if (!app.hasRequestDecorator('streamAuth')) app.decorateRequest('streamAuth', undefined);
 
   // On ready, @fastify/websocket has registered its 'upgrade' listener; the lane goes in front of
@@ -216,6 +239,7 @@ export function installGuard(app: FastifyInstance, opts: GuardOptions): Guard {
       if (token !== undefined) return gateStream(at, token);
     }
     if (route !== undefined && healthRoutes.has(route)) return gateHealth(at);
+    if (route !== undefined && assetRoutes.has(route) && (request.method === 'GET' || request.method === 'HEAD')) return gateAsset(at);
     // Verified once the body is parsed (preHandler below); until then neither exempt nor counted.
     if (webhooks.setAside(request)) return;
     // A valid API or metrics token is a credential too: never refused for its IP's record.

@@ -35,6 +35,7 @@ export const REASONS = Object.freeze({
   rate_limited: { code: 'rate_limited', statuses: [429], message: 'address over its anonymous upgrade budget' },
   automated_tool: { code: 'automated_tool', statuses: [403, 429], message: 'one user agent bursting from one address' },
   health_rate_limited: { code: 'health_rate_limited', statuses: [429], message: 'health routes past their per-address budget' },
+  asset_rate_limited: { code: 'asset_rate_limited', statuses: [429], message: 'console files past their per-address budget' },
   connection_cap: { code: 'connection_cap', statuses: [], message: 'connection reset: its address holds the most open' },
   // Admission of a valid stream (stream-admission.ts).
   token_reused: { code: 'token_reused', statuses: [409], message: 'stream token already used' },

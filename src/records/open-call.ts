@@ -49,7 +49,9 @@ export function callStartFrom(params: Readonly<Record<string, string>>, ourNumbe
   const ours = ourNumber ?? null;
   const theirs = params.caller ?? null;
   const direction = isCallDirection(params.direction) ? params.direction : 'inbound';
-  return { direction, from: direction === 'outbound' ? ours : theirs, to: direction === 'outbound' ? theirs : ours, assistant };
+  // A browser call (POST /calls/browser) reached no number of ours: it has a caller only.
+  const to = direction === 'outbound' ? theirs : direction === 'browser' ? null : ours;
+  return { direction, from: direction === 'outbound' ? ours : theirs, to, assistant };
 }
 
 /** A turn as the session reports it: `at` defaults to the recorder's clock; tool texts may be any JSON value. */

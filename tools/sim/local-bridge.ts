@@ -24,6 +24,8 @@ export interface LocalBridgeOptions {
   readonly env?: Readonly<Record<string, string>>;
   /** Where the bridge's JSON log lines go. @default stdout */
   readonly logStream?: DestinationStream;
+  /** Listen on this port (no retry when taken). @default a free one */
+  readonly port?: number;
 }
 
 /** Attempts at binding a port picked by freePort() (another process may take it in between). */
@@ -31,7 +33,7 @@ const BIND_ATTEMPTS = 5;
 
 export async function startLocalBridge(opts: LocalBridgeOptions): Promise<LocalBridge> {
   for (let attempt = 1; ; attempt++) {
-    const port = await freePort();
+    const port = opts.port ?? (await freePort());
     const env = { ...localBridgeEnv(port, opts.realtimeUrl), ...opts.env };
     const config = loadConfig(env);
     const app = await buildApp(config, { logStream: opts.logStream, metrics: createMetrics({ processDefaults: false }) });
@@ -39,7 +41,7 @@ export async function startLocalBridge(opts: LocalBridgeOptions): Promise<LocalB
       await app.listen({ host: '127.0.0.1', port });
     } catch (err) {
       await app.close();
-      if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE' && attempt < BIND_ATTEMPTS) continue;
+      if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE' && opts.port === undefined && attempt < BIND_ATTEMPTS) continue;
       throw err;
     }
     return {

@@ -39,7 +39,20 @@ export interface StandInOptions {
   readonly maxPayload?: number;
   /** Told about each connection's events as they happen (the demo's timeline). */
   readonly onEvent?: (event: StandInEvent) => void;
+  /** The words of `reply`, sent as the answer's transcript. @default AGENT_FIXTURE_WORDS */
+  readonly replyTranscript?: string;
+  /**
+   * Send a plausible `usage` with each completed response (the console shows a call's tokens):
+   * audio tokens at 10 a second of audio each way, text tokens from the transcript's words.
+   * @default false
+   */
+  readonly usage?: boolean;
 }
+
+/** What the agent fixture says (test/fixtures/README.md). */
+export const AGENT_FIXTURE_WORDS = 'Of course. I can book a table for two tomorrow at seven in the evening. May I have your name, please?';
+/** Audio tokens per second of audio in `usage` (an estimate of the model's rate; only shown, never billed). */
+const AUDIO_TOKENS_PER_SECOND = 10;
 
 export type StandInEvent =
   | { readonly type: 'connected'; readonly connection: number }
@@ -349,9 +362,26 @@ class StandInConnection implements TickTask {
     if (answer.next < replyDeltas.length) return;
     const ids = { response_id: answer.responseId, item_id: answer.itemId, output_index: 0, content_index: 0 };
     this.sendEvent({ type: 'response.output_audio.done', ...ids });
-    this.sendEvent({ type: 'response.output_audio_transcript.done', ...ids, transcript: '(the agent fixture)' });
-    this.sendEvent({ type: 'response.done', response: { id: answer.responseId, object: 'realtime.response', status: 'completed', output: [] } });
+    const transcript = this.server.opts.replyTranscript ?? AGENT_FIXTURE_WORDS;
+    this.sendEvent({ type: 'response.output_audio_transcript.done', ...ids, transcript });
+    const usage = this.server.opts.usage === true ? this.usage(answer.bytes, transcript) : undefined;
+    this.sendEvent({ type: 'response.done', response: { id: answer.responseId, object: 'realtime.response', status: 'completed', output: [], ...(usage ? { usage } : {}) } });
     this.finish('completed');
+  }
+
+  /** A response's usage as the API reports it: the caller's audio so far in, this answer out. */
+  private usage(answerBytes: number, transcript: string): Record<string, unknown> {
+    const audioIn = Math.round((this.turns.position / 1000) * AUDIO_TOKENS_PER_SECOND);
+    const audioOut = Math.round((answerBytes / 8000) * AUDIO_TOKENS_PER_SECOND);
+    const textIn = 120; // the instructions
+    const textOut = transcript.split(/\s+/).length;
+    return {
+      total_tokens: audioIn + textIn + audioOut + textOut,
+      input_tokens: audioIn + textIn,
+      output_tokens: audioOut + textOut,
+      input_token_details: { text_tokens: textIn, audio_tokens: audioIn, cached_tokens: 0 },
+      output_token_details: { text_tokens: textOut, audio_tokens: audioOut },
+    };
   }
 
   private stopAnswer(status?: 'cancelled'): void {
