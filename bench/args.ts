@@ -80,6 +80,10 @@ Options:
   --no-write           accepted for compatibility (writing is off by default)
   -h, --help           this text
 
+Environment for A/B runs of every server the bench starts (the bridge and both baselines):
+  BENCH_NODE_ARGS      node flags, space-separated (e.g. "--max-semi-space-size=64")
+  WS_NO_BUFFER_UTIL=1  ws masks frames in JavaScript instead of with bufferutil
+
 A progress line goes to stderr while it runs. Examples:
   npm run bench -- --quick
   npm run bench -- --only capacity --calls 300,600 --write

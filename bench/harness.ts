@@ -139,8 +139,8 @@ export async function startBenchBridge(opts: StartBenchBridgeOptions): Promise<B
   const proc = await spawnBridge({
     entry,
     realtimeUrl: opts.realtimeUrl,
-    env: { ...BENCH_ENV, ...opts.env },
-    nodeArgs: ['--expose-gc', ...(opts.nodeArgs ?? [])],
+    env: { ...BENCH_ENV, ...abEnv(), ...opts.env },
+    nodeArgs: ['--expose-gc', ...abNodeArgs(), ...(opts.nodeArgs ?? [])],
     cpus: where?.bridgeCpus ?? undefined,
   });
   const get = async <T>(path: string, method = 'GET'): Promise<T> => {
@@ -191,3 +191,17 @@ export const COUNTER = {
 } as const;
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * A/B runs of every server the bench starts (the bridge and the baselines alike): node flags from
+ * BENCH_NODE_ARGS (space-separated, e.g. "--max-semi-space-size=64"), and ws's WS_NO_BUFFER_UTIL
+ * (1: JavaScript masking instead of bufferutil) passed through from the bench's environment.
+ */
+function abNodeArgs(): string[] {
+  return (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+}
+
+function abEnv(): Record<string, string> {
+  const flag = process.env.WS_NO_BUFFER_UTIL;
+  return flag === undefined ? {} : { WS_NO_BUFFER_UTIL: flag };
+}

@@ -14,6 +14,7 @@
  * Browser CallSids are `BR` + 32 hex digits, so a record's CallSid says where the call came from
  * and can never be a Twilio call's (`CA…`).
  */
+import { BROWSER_CALL_SID_PREFIX } from '../twilio/call-sid.js';
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Config } from '../config.js';
@@ -24,8 +25,6 @@ import { mintStreamToken } from '../twilio/stream-token.js';
 import type { Assistant } from '../assistants/assistant.js';
 
 export const BROWSER_CALLS_ROUTE = '/calls/browser';
-/** Browser CallSids: this prefix and 32 hex digits (128 random bits). */
-export const BROWSER_CALL_SID_PREFIX = 'BR';
 /** No body is read; anything larger than this is refused before parsing, bytes. */
 const BODY_LIMIT_BYTES = 1024;
 /** Retry-After on 503 when every call slot is taken, in seconds (as POST /calls). */

@@ -5,6 +5,7 @@
  * greetings and pre-warmed upstream sessions. `buildApp` hands the pieces to the webhooks and the
  * stream route.
  */
+import { isBrowserCallSid } from '../twilio/call-sid.js';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics.js';
@@ -140,14 +141,18 @@ export function createCallControl(opts: CallControlOptions): CallControl {
  * `tools` array, which a per-call instructions override (withInstructions) keeps, so overridden
  * calls share their profile's router. Without REST credentials no profile declares tools.
  */
-function toolSets(config: Config, rest: TwilioRest | null): (assistant: Assistant) => CallToolSet {
+function toolSets(config: Config, rest: TwilioRest | null): (assistant: Assistant, callSid: string) => CallToolSet {
   const none: CallToolSet = { declarations: [] };
-  const cache = new WeakMap<readonly string[], { readonly transferNumber: string | undefined; readonly set: CallToolSet }>();
-  return (assistant) => {
+  type Cached = { readonly transferNumber: string | undefined; readonly set: CallToolSet };
+  /** Phone calls' and browser calls' sets apart: a browser call has no transfer_call. */
+  const caches = { phone: new WeakMap<readonly string[], Cached>(), browser: new WeakMap<readonly string[], Cached>() };
+  return (assistant, callSid) => {
     if (!rest) return none;
+    const browser = isBrowserCallSid(callSid);
+    const cache = browser ? caches.browser : caches.phone;
     const hit = cache.get(assistant.tools);
     if (hit && hit.transferNumber === assistant.transferNumber) return hit.set;
-    const router = createToolRouter(callToolsFor(assistant), { rest, config });
+    const router = createToolRouter(callToolsFor(assistant, { browser }), { rest, config });
     const set: CallToolSet = { declarations: router.declarations, onToolCall: router.onToolCall };
     cache.set(assistant.tools, { transferNumber: assistant.transferNumber, set });
     return set;

@@ -55,7 +55,7 @@ export interface UpstreamPoolOptions {
    */
   readonly callFor: (callSid: string, named: string | undefined) => PendingCall;
   /** The tools `assistant`'s calls declare (none without Twilio REST credentials). */
-  readonly toolsFor: (assistant: Assistant) => CallToolSet;
+  readonly toolsFor: (assistant: Assistant, callSid: string) => CallToolSet;
   readonly log: Logger;
   /** @default PREWARM_TIMEOUT_MS */
   readonly prewarmTimeoutMs?: number;
@@ -117,7 +117,7 @@ export class UpstreamPool {
     }
     const socket = this.#connect(callSid, assistant.model);
     const contain = this.#contain(socket, log);
-    const { declarations } = this.#opts.toolsFor(assistant);
+    const { declarations } = this.#opts.toolsFor(assistant, callSid);
     this.#watchExpiry(socket, log, contain, declarations);
     const configure = contain(() => this.#send(socket, sessionUpdateFor(assistant, declarations)));
     const onMessage = contain((data: RawData, isBinary: boolean) => {
@@ -183,7 +183,7 @@ export class UpstreamPool {
     const call = this.#opts.callFor(callSid, named);
     // A warm socket was configured for its profile: the call keeps that one.
     const assistant = warm?.assistant ?? call.assistant;
-    const tools = this.#opts.toolsFor(assistant);
+    const tools = this.#opts.toolsFor(assistant, callSid);
     const greeting = call.greeting ?? assistant.greeting;
     const sendGreeting = (socket: WebSocket) => {
       if (greeting) this.#send(socket, greetingResponse(greeting));

@@ -9,6 +9,14 @@ export const MAX_CALL_SID_LENGTH = 64;
 
 const CALL_SID_PATTERN = new RegExp(`^[A-Za-z0-9]{1,${MAX_CALL_SID_LENGTH}}$`);
 
+/** Browser calls' CallSids (POST /calls/browser): this prefix and 32 hex digits; Twilio's start with CA. */
+export const BROWSER_CALL_SID_PREFIX = 'BR';
+
+/** A call from the console's softphone: there is no Twilio call to hang up or transfer. */
+export function isBrowserCallSid(callSid: string): boolean {
+  return callSid.startsWith(BROWSER_CALL_SID_PREFIX);
+}
+
 /** Whether `value` is a CallSid as every webhook, the REST client and the stream token accept it. */
 export function isCallSid(value: unknown): value is string {
   return typeof value === 'string' && CALL_SID_PATTERN.test(value);

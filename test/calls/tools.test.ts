@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { startBridge, type Bridge } from '../helpers/bridge.js';
 import { closeAfterEach } from '../helpers/close-after-each.js';
@@ -63,6 +64,20 @@ describe('tool declarations', () => {
     const second = await connected(track(await startBridge({ TWILIO_ACCOUNT_SID: undefined })));
     expect((await second.conn.waitForEvent('session.update')).session).not.toHaveProperty('tools');
     await second.call.hangUp();
+  });
+});
+
+describe('a browser call (the console softphone)', () => {
+  it('declares end_call but not transfer_call, and end_call closes the stream without asking Twilio', async () => {
+    const { bridge: b, rest: r } = await setUp();
+    const call = await b.call({ callSid: 'BR' + randomBytes(16).toString('hex'), customParameters: { direction: 'browser' } });
+    const conn = await b.realtime.waitForConnection();
+    const update = await conn.waitForEvent('session.update');
+    expect(((update.session as { tools?: { name: string }[] }).tools ?? []).map((t) => t.name)).toEqual(['end_call']);
+    functionCall(conn, 'end_call', '{"reason":"caller said goodbye"}');
+    expect(await call.closed).toEqual({ code: 1000, reason: 'call ended' });
+    expect(r.requests).toHaveLength(0); // there is no Twilio call to complete
+    await until(() => endReasons(b).includes('ended_by_assistant'), 5000, 'the end reported');
   });
 });
 

@@ -2,9 +2,11 @@
  * `end_call`: the assistant hangs up. Its goodbye plays out first (a mark after the pending
  * audio, echoed by Twilio once heard), then the call is completed through the REST API and the
  * stream closed. Completing first matters: closing the stream alone would make Twilio run the
- * TwiML after <Connect> (the "not available" apology).
+ * TwiML after <Connect> (the "not available" apology). A browser call (the console's softphone)
+ * has no Twilio call: its stream is simply closed.
  */
 import { defineTool, parseReason, waitForPlayout } from './tool.js';
+import { isBrowserCallSid } from '../../twilio/call-sid.js';
 
 /** Longest we wait for the goodbye to play, in ms: model audio arrives faster than real time, so
  * a few seconds of it can still be queued at Twilio when the tool call comes. */
@@ -30,6 +32,10 @@ export const endCallTool = defineTool<{ reason: string | undefined }>({
     if (session.isClosed) return null; // the caller hung up first
     if (playout === 'timeout') session.log.warn({ timeoutMs: GOODBYE_PLAYOUT_TIMEOUT_MS }, 'goodbye not confirmed as played; hanging up anyway');
     session.expectEnd('ended_by_assistant');
+    if (isBrowserCallSid(session.callSid)) {
+      session.close('ended_by_assistant');
+      return null;
+    }
     try {
       const outcome = await rest.completeCall(session.callSid);
       session.log.info({ outcome }, 'call completed through the REST API');
