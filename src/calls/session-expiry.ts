@@ -52,9 +52,8 @@ export interface ExpiryWatchOptions {
 /**
  * Watches `socket` for the session's expiry time and asks for the wrap-up once, WRAP_UP_LEAD_MS
  * before it. One timer per socket at most, cleared when the socket closes. The listener goes as
- * soon as the timer is armed (`expires_at` is fixed when the session is created), or at the first
- * session.updated without one: the call's audio (50 deltas a second) should not pass through a
- * second listener for the rest of the call.
+ * soon as the timer is armed: `expires_at` is fixed when the session is created, and the call's
+ * audio (50 deltas a second) should not pass through a second listener for the rest of the call.
  */
 const SESSION_CREATED = Buffer.from('"session.created"');
 const SESSION_UPDATED = Buffer.from('"session.updated"');
@@ -75,12 +74,7 @@ export function watchSessionExpiry(socket: WebSocket, opts: ExpiryWatchOptions):
     const { event } = verdict;
     if (event.type !== 'session.created' && event.type !== 'session.updated') return;
     const delay = wrapUpDelayMs(event.session.expires_at, opts.now());
-    // session.updated answers our session.update: a session that has not told its expiry by then
-    // never will, so the listener goes either way.
-    if (delay === null) {
-      if (event.type === 'session.updated') socket.off('message', onMessage);
-      return;
-    }
+    if (delay === null) return;
     if (timer) clearTimeout(timer);
     socket.off('message', onMessage);
     timer = setTimeout(contain(() => {
