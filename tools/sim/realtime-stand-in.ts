@@ -17,6 +17,9 @@ import { meanAmplitude } from './ulaw.js';
 import { GapMeter } from './stats.js';
 import { PIECE_BYTES, type LatencyProbe } from './latency.js';
 
+
+/** The Realtime API's maximum session duration, in seconds (expires_at in session.created). */
+const SESSION_MAX_SECONDS = 60 * 60;
 export interface StandInOptions {
   /** The model's answer to every turn (µ-law). @default the agent fixture */
   readonly reply?: Buffer;
@@ -199,7 +202,9 @@ export class RealtimeStandIn {
     this.counts.open += 1;
     this.live.add(connection);
     this.emit({ type: 'connected', connection: connection.index });
-    connection.sendEvent({ type: 'session.created', session: { type: 'realtime', object: 'realtime.session', id: `sess_si${connection.index}` } });
+    // As the API does: the session's maximum duration (60 min) as expires_at, in seconds.
+    const expiresAt = Math.floor(Date.now() / 1000) + SESSION_MAX_SECONDS;
+    connection.sendEvent({ type: 'session.created', session: { type: 'realtime', object: 'realtime.session', id: `sess_si${connection.index}`, expires_at: expiresAt } });
   }
 }
 
