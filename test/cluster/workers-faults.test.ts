@@ -10,7 +10,8 @@ import { isListening } from '../ops/process-tree.js';
 import { startServerProcess } from '../helpers/server-process.js';
 import { testEnv } from '../helpers/config.js';
 import { SIGNAL_ECHO_MS } from '../../src/ops/shutdown-policy.js';
-import { CLUSTER_TIMEOUT_MS, clusterPerTest, isAlive, isMsg, placeCall } from './workers-rig.js';
+import { CLUSTER_TIMEOUT_MS, clusterPerTest, isMsg, placeCall } from './workers-rig.js';
+import { isAlive } from '../ops/process-tree.js';
 
 const { start, calls } = clusterPerTest();
 

@@ -10,7 +10,8 @@ import { expectRelayBothWays } from '../helpers/relay.js';
 import type { FakeRealtimeConnection } from '../../tools/fakes/fake-realtime-connection.js';
 import { isListening, processGroup } from '../ops/process-tree.js';
 import { value } from '../ops/prom-text.js';
-import { CLUSTER_TIMEOUT_MS, clusterPerTest, isAlive, isMsg, placeCall, scrape, type Cluster, type LogRecord } from './workers-rig.js';
+import { CLUSTER_TIMEOUT_MS, clusterPerTest, isMsg, placeCall, scrape, type Cluster, type LogRecord } from './workers-rig.js';
+import { isAlive } from '../ops/process-tree.js';
 
 const { start, calls } = clusterPerTest();
 const caller = readFixture('caller-8k.ulaw').subarray(0, 4000); // 0.5 s

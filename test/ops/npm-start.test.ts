@@ -20,7 +20,7 @@ import { expectRelayBothWays } from '../helpers/relay.js';
 import { until } from '../helpers/until.js';
 import { mintStreamToken } from '../../src/twilio/stream-token.js';
 import { SIGNAL_ECHO_MS } from '../../src/ops/shutdown-policy.js';
-import { isListening, processGroup, type ProcInfo } from './process-tree.js';
+import { isAlive, isListening, processGroup, type ProcInfo } from './process-tree.js';
 
 const PUBLIC_URL = 'https://voice.example.com';
 /** Real processes on a busy 2-core machine: npm alone takes a second or more to start. */
@@ -59,16 +59,6 @@ const records = (s: ServerProcess) =>
       return []; // npm's own "> voice-bridge@… start" banner
     }
   });
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ESRCH') return false;
-    throw err;
-  }
-}
 
 /** npm's exit (its output read to the end), failing with what is left if that takes too long. */
 async function exitOf(s: ServerProcess, timeoutMs = 30_000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {

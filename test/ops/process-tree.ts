@@ -58,3 +58,14 @@ export function isListening(port: number, timeoutMs = 5_000): Promise<boolean> {
     });
   });
 }
+
+/** Whether a process with this PID exists (signal 0: nothing is sent). */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ESRCH') return false;
+    throw err;
+  }
+}
