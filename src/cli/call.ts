@@ -1,5 +1,5 @@
 /**
- * `npm run call -- +15551234567 [--greeting "Hi, it's the clinic."] [--server URL]`
+ * `npm run call -- +15551234567 [--greeting "Hi, it's the clinic."] [--assistant NAME] [--instructions TEXT] [--server URL]`
  *
  * Places an outbound call from a shell through the running server's `POST /calls` (so the same
  * validation, capacity check and per-call greeting apply). Reads API_TOKEN and PORT from the
@@ -24,9 +24,11 @@ export interface CliIo {
 type Env = Record<string, string | undefined>;
 
 const USAGE = [
-  'usage: npm run call -- <number> [--greeting "text"] [--server URL]',
-  '  <number>     E.164, e.g. +15551234567',
-  '  --greeting   what the assistant says first on this call',
+  'usage: npm run call -- <number> [--greeting "text"] [--assistant NAME] [--instructions "text"] [--server URL]',
+  '  <number>        E.164, e.g. +15551234567',
+  '  --greeting      what the assistant says first on this call',
+  '  --assistant     the profile that answers (ASSISTANTS_FILE; default: the file\'s default)',
+  '  --instructions  instructions for this call only, instead of the profile\'s',
   '  --server     the voice bridge (default VOICE_BRIDGE_URL or http://127.0.0.1:$PORT)',
   'needs API_TOKEN (environment or .env), the same as the server uses',
 ].join('\n');
@@ -35,16 +37,27 @@ interface Parsed {
   readonly to: string;
   readonly greeting: string | undefined;
   readonly server: string | undefined;
+  /** POST /calls fields beyond `to` and `greeting`, as given (the server checks them). */
+  readonly extra: Readonly<Record<string, string>>;
 }
+
+/** Options that become a POST /calls field of the same meaning. */
+const BODY_OPTIONS: Readonly<Record<string, string>> = { '--assistant': 'assistant', '--instructions': 'instructions' };
 
 function parseArgs(argv: readonly string[]): Parsed | { error: string } | 'help' {
   let to: string | undefined;
   let greeting: string | undefined;
   let server: string | undefined;
+  const extra: Record<string, string> = {};
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--help' || arg === '-h') return 'help';
-    if (arg === '--greeting' || arg === '-g' || arg === '--server') {
+    const field = BODY_OPTIONS[arg];
+    if (field !== undefined) {
+      const value = argv[++i];
+      if (value === undefined) return { error: `${arg} needs a value` };
+      extra[field] = value;
+    } else if (arg === '--greeting' || arg === '-g' || arg === '--server') {
       const value = argv[++i];
       if (value === undefined) return { error: `${arg} needs a value` };
       if (arg === '--server') server = value;
@@ -59,7 +72,7 @@ function parseArgs(argv: readonly string[]): Parsed | { error: string } | 'help'
   }
   if (to === undefined) return { error: 'the number to call is missing' };
   if (!isE164(to)) return { error: `"${to}" is not an E.164 number such as +15551234567` };
-  return { to, greeting, server };
+  return { to, greeting, server, extra };
 }
 
 /** Runs the command; resolves with the exit code. */
@@ -84,7 +97,7 @@ export async function runCallCommand(argv: readonly string[], env: Env, io: CliI
     response = await io.fetch(`${base}/calls`, {
       method: 'POST',
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ to: parsed.to, ...(parsed.greeting === undefined ? {} : { greeting: parsed.greeting }) }),
+      body: JSON.stringify({ to: parsed.to, ...(parsed.greeting === undefined ? {} : { greeting: parsed.greeting }), ...parsed.extra }),
       signal: AbortSignal.timeout(CALL_COMMAND_TIMEOUT_MS),
     });
   } catch (err) {

@@ -45,6 +45,18 @@ describe('npm run call', () => {
     expect(rest.requests[0]!.callSid).toBe(cli.outLines[0]);
   });
 
+  it('passes --assistant and --instructions to POST /calls, which judges them (an unknown profile: 400, exit 1)', async () => {
+    const { env, rest } = await setUp();
+    const unknown = io();
+    expect(await runCallCommand(['+15557654321', '--assistant', 'salse'], env, unknown)).toBe(1);
+    expect(unknown.errLines.join('\n')).toContain('"assistant" names no configured assistant');
+    expect(rest.requests).toHaveLength(0);
+    const known = io();
+    expect(await runCallCommand(['+15557654321', '--assistant', 'default', '--instructions', 'Remind Ana of her visit.'], env, known)).toBe(0);
+    expect(rest.requests).toHaveLength(1);
+    expect(await runCallCommand(['+15557654321', '--assistant'], env, io())).toBe(2);
+  });
+
   it('reports a call Twilio accepted with an unreadable reply as placed (exit 0, nothing on stdout)', async () => {
     const { env, rest } = await setUp();
     rest.misbehaveNext({ kind: 'raw', status: 201, body: 'null' });
