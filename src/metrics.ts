@@ -54,6 +54,8 @@ export interface Metrics {
   readonly draining: Gauge;
   /** What became of each pre-warmed upstream (calls/upstream-pool.ts). */
   readonly prewarms: Counter<'outcome'>;
+  /** SIGHUP reloads of ASSISTANTS_FILE by outcome (ops/reload-assistants.ts). */
+  readonly assistantReloads: Counter<'outcome'>;
   /** Calls whose stream started, by assistant profile. */
   readonly assistantCalls: Counter<'assistant'>;
   /** Model tokens from response.done usage, by direction (input/output), modality (text/audio/cached) and profile. */
@@ -211,6 +213,12 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     httpConnections: new Gauge({
       name: `${p}http_connections`,
       help: 'Open HTTP connections counted against the per-address cap (admitted media streams and trusted proxies are not)',
+      registers,
+    }),
+    assistantReloads: new Counter({
+      name: `${p}assistants_reloads_total`,
+      help: 'SIGHUP reloads of ASSISTANTS_FILE by outcome: reloaded, refused (the file had problems; the profiles in force stay), no_file (ASSISTANTS_FILE unset)',
+      labelNames: ['outcome'],
       registers,
     }),
     prewarms: new Counter({

@@ -60,7 +60,7 @@ async function main(): Promise<void> {
   exitOnProcessFaults(app.log);
   // Reads ASSISTANTS_FILE again: new calls get the new profiles, live calls keep theirs (a
   // worker gets the SIGHUP from its primary).
-  process.on('SIGHUP', () => reloadAssistants(assistants, app.log));
+  process.on('SIGHUP', () => reloadAssistants(assistants, app.log, app.metrics));
   // A worker's primary says these once for all.
   const unsigned = worker ? null : signatureWarning(config);
   if (unsigned) app.log[unsigned.level](unsigned.msg);

@@ -200,7 +200,7 @@ describe('reloading the profiles (SIGHUP calls reloadAssistants)', () => {
     edited.assistants.sales.instructions = 'You sell plumbing, politely.';
     edited.assistants.sales.transferNumber = '+15005550001';
     writeFileSync(path, JSON.stringify(edited));
-    expect(reloadAssistants(b.app.assistants, b.app.log).ok).toBe(true);
+    expect(reloadAssistants(b.app.assistants, b.app.log, b.app.metrics).ok).toBe(true);
     expect(b.logs.records().find((r) => r.msg === RELOADED_MSG)).toMatchObject({
       level: 30,
       file: path,
@@ -227,8 +227,9 @@ describe('reloading the profiles (SIGHUP calls reloadAssistants)', () => {
     broken.assistants.sales!.tools = ['end_call', 'fax'];
     broken.numbers['5005550008'] = 'desk';
     writeFileSync(path, JSON.stringify(broken));
-    const result = reloadAssistants(b.app.assistants, b.app.log);
+    const result = reloadAssistants(b.app.assistants, b.app.log, b.app.metrics);
     expect(result.ok).toBe(false);
+    expect((await b.app.metrics.assistantReloads.get()).values.map((v) => [v.labels.outcome, v.value])).toEqual([['refused', 1]]);
     const refused = b.logs.records().filter((r) => r.msg === RELOAD_REFUSED_MSG);
     expect(refused).toHaveLength(1);
     expect(refused[0]).toMatchObject({
