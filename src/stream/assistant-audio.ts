@@ -109,11 +109,6 @@ export class AssistantAudio {
     return true;
   }
 
-  /** Lets pending assistant audio leave now (e.g. a goodbye before hanging up). */
-  flush(): void {
-    this.#pump.flush();
-  }
-
   /**
    * `listener(true)` once all audio sent so far has played on the phone (Twilio echoes a mark sent
    * after it), `listener(false)` if the call ends first. Returns a function that stops watching.

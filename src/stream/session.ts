@@ -29,9 +29,8 @@ import type { UpstreamHandle, UpstreamProvider } from './upstream.js';
 import { LogBudget } from './log-budget.js';
 import { systemClock } from '../clock.js';
 import { recordUsage } from '../records/usage.js';
-import { callStartFrom } from '../records/open-call.js';
+import { callStartFrom, type TurnInput } from '../records/open-call.js';
 import type { CallRecordFeed } from '../records/recorder.js';
-import type { TurnInput } from '../records/open-call.js';
 import { describeStatusDetails } from './status-details.js';
 import { CallUsage } from '../usage/call-usage.js';
 import type { CallSummary } from './session-reports.js';
@@ -233,11 +232,6 @@ export class StreamSession {
   /** Sends a control event upstream (never dropped: they are few and small). */
   sendUpstream(message: string): void {
     this.#upstream.send(message);
-  }
-
-  /** Lets pending assistant audio leave now (e.g. a goodbye before hanging up). */
-  flushOutbound(): void {
-    this.#assistant.flush();
   }
 
   /** See AssistantAudio.afterPlayout: true once all audio sent so far has played, false if the call ends first. */
