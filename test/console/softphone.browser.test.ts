@@ -13,6 +13,7 @@
  *
  * CONSOLE_SCREENSHOTS=1 also writes docs/console-*.png (the README's pictures).
  */
+import { until } from '../helpers/until.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -136,7 +137,7 @@ describe('the console and its softphone in Chromium', () => {
     // The caller's speech: the fixture plays once, then the microphone is quiet. Wait for it and
     // 1.5 s of what follows to reach the fake as appends, then compare loudness over time.
     const wantBytes = caller.length + 12_000;
-    await upstreamBytes(() => upstream.appendedBytes, wantBytes, 30_000);
+    await until(() => upstream.appendedBytes >= wantBytes, 30_000, `${wantBytes} bytes of caller audio upstream`);
     const heard = envelope(upstream.appendedAudio());
     const said = envelope(caller);
     const match = matchEnvelope(said, heard, { speech: 150, quiet: 20, maxLag: 20 });
@@ -212,11 +213,3 @@ describe('the console and its softphone in Chromium', () => {
     expect(bridgeLog.filter((l) => (JSON.parse(l) as { level: number }).level >= 50)).toEqual([]);
   }, 90_000);
 });
-
-async function upstreamBytes(read: () => number, want: number, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (read() < want) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${want} bytes of caller audio upstream (got ${read()})`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
