@@ -3,6 +3,7 @@ import { createMetrics } from '../../src/metrics.js';
 import { EMPTY_SNAPSHOT, startMinuteSummary, summarize, takeSnapshot } from '../../src/ops/minute-summary.js';
 import { startBridge } from '../helpers/bridge.js';
 import { closeAfterEach } from '../helpers/close-after-each.js';
+import { until } from '../helpers/until.js';
 
 describe('summarize (pure)', () => {
   it('reports the deltas, the live-call gauge as is, and only the rejection reasons that moved', () => {
@@ -84,10 +85,7 @@ describe('the summary shell', () => {
     const bridge = track(await startBridge({}, { deps: { summaryIntervalMs: 25 } }));
     await fetch(`http://127.0.0.1:${bridge.port}/healthz`);
     const metricsLines = () => bridge.logs.records().filter((r) => r.msg === 'metrics');
-    const deadline = Date.now() + 5000;
-    while (!metricsLines().some((r) => (r.httpRequests as number) >= 1) && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    await until(() => metricsLines().some((r) => (r.httpRequests as number) >= 1), 5000, 'a metrics line counting the request');
     const line = metricsLines().find((r) => (r.httpRequests as number) >= 1);
     expect(line).toMatchObject({ level: 30, httpRequests: 1, liveCalls: 0, rejections: {} });
     await bridge.close();
