@@ -14,6 +14,7 @@
  * Browser CallSids are `BR` + 32 hex digits, so a record's CallSid says where the call came from
  * and can never be a Twilio call's (`CA…`).
  */
+import { sendUnavailable } from './calls-route.js';
 import { BROWSER_CALL_SID_PREFIX } from '../twilio/call-sid.js';
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -27,8 +28,6 @@ import type { Assistant } from '../assistants/assistant.js';
 export const BROWSER_CALLS_ROUTE = '/calls/browser';
 /** No body is read; anything larger than this is refused before parsing, bytes. */
 const BODY_LIMIT_BYTES = 1024;
-/** Retry-After on 503 when every call slot is taken, in seconds (as POST /calls). */
-const CAPACITY_RETRY_AFTER_SECONDS = 30;
 
 export function newBrowserCallSid(): string {
   return BROWSER_CALL_SID_PREFIX + randomBytes(16).toString('hex');
@@ -52,12 +51,7 @@ export function registerBrowserCallRoute(app: FastifyInstance, opts: BrowserCall
 
   app.post(BROWSER_CALLS_ROUTE, { onRequest: authorize, bodyLimit: BODY_LIMIT_BYTES }, async (request, reply) => {
     const unavailable = registry.canServeNewCall();
-    if (unavailable) {
-      if (unavailable === 'capacity') void reply.header('Retry-After', String(CAPACITY_RETRY_AFTER_SECONDS));
-      return reply
-        .code(503)
-        .send({ error: 'Service Unavailable', reason: unavailable, message: `not taking calls right now (${unavailable})` });
-    }
+    if (unavailable) return sendUnavailable(reply, unavailable, 'taking calls');
     const callSid = newBrowserCallSid();
     const now = opts.now();
     const token = mintStreamToken(config.streamSecret, callSid, now, config.streamTokenTtlSeconds);

@@ -19,7 +19,7 @@ import { sendError } from '../http-errors.js';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../config.js';
 import { requireBearer } from '../bearer-hook.js';
-import type { CallRegistry } from '../call-registry.js';
+import type { CallRegistry, Unavailable } from '../call-registry.js';
 import type { Assistants } from '../assistants/assistant.js';
 import { MAX_GREETING_CHARS, MAX_OVERRIDE_INSTRUCTIONS_CHARS, parseCallRequest } from './call-request.js';
 import { PLACED_CALL_TTL_MS, type PendingCalls } from './pending-calls.js';
@@ -39,6 +39,15 @@ export const CALLS_BODY_LIMIT_BYTES = JSON_BYTES_PER_CHAR * (MAX_OVERRIDE_INSTRU
 export const PLACED_UNREADABLE_DETAIL = 'Twilio accepted the call but its reply could not be read';
 /** Retry-After on 503 when every call slot is taken, in seconds. */
 const CAPACITY_RETRY_AFTER_SECONDS = 30;
+
+/**
+ * 503 for a call the registry will not take now (capacity, draining, upstream down), with
+ * Retry-After when it is only full; `doing` names what was refused ("placing calls").
+ */
+export function sendUnavailable(reply: FastifyReply, unavailable: Unavailable, doing: string): FastifyReply {
+  if (unavailable === 'capacity') void reply.header('Retry-After', String(CAPACITY_RETRY_AFTER_SECONDS));
+  return sendError(reply, 503, unavailable, `not ${doing} right now (${unavailable})`);
+}
 
 export interface CallsRouteOptions {
   readonly config: Config;
@@ -79,10 +88,7 @@ export function registerCallsRoute(app: FastifyInstance, opts: CallsRouteOptions
         return sendError(reply, 503, 'not_configured', `set ${missing.join(', ')} to place calls`);
       }
       const unavailable = registry.canServeNewCall();
-      if (unavailable) {
-        if (unavailable === 'capacity') void reply.header('Retry-After', String(CAPACITY_RETRY_AFTER_SECONDS));
-        return sendError(reply, 503, unavailable, `not placing calls right now (${unavailable})`);
-      }
+      if (unavailable) return sendUnavailable(reply, unavailable, 'placing calls');
       const { to, greeting } = verdict.request;
       // parseCallRequest resolves a profile whenever it is given profiles.
       const assistant = verdict.request.assistant ?? profiles.default;

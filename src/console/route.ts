@@ -15,6 +15,7 @@
  * per-address budget of their own instead of the flood rule (guard/install.ts CONSOLE_ASSET_BUDGET),
  * so loading the page, ~15 requests at once, is one request toward the flood rule, not fifteen.
  */
+import { sendError } from '../http-errors.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../config.js';
 import { consoleHeaders } from './security-headers.js';
@@ -40,7 +41,7 @@ export function registerConsole(app: FastifyInstance, opts: ConsoleOptions): voi
 
   const send = (request: FastifyRequest, reply: FastifyReply, file: StaticFile | undefined): FastifyReply => {
     void reply.headers(headers);
-    if (!file) return reply.code(404).send({ error: 'Not Found', reason: 'no_such_file', message: 'no such console file' });
+    if (!file) return sendError(reply, 404, 'no_such_file', 'no such console file');
     void reply.header('cache-control', 'no-cache').header('etag', file.etag);
     if (request.headers['if-none-match'] === file.etag) return reply.code(304).send();
     return reply.type(file.contentType).send(file.body);
