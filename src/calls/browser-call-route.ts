@@ -22,7 +22,7 @@ import type { Config } from '../config.js';
 import type { CallRegistry } from '../call-registry.js';
 import { requireBearer } from '../bearer-hook.js';
 import { streamUrl } from '../twilio/stream-path.js';
-import { mintStreamToken } from '../twilio/stream-token.js';
+import { mintStreamToken, tokenExpirySeconds } from '../twilio/stream-token.js';
 import type { Assistant } from '../assistants/assistant.js';
 
 export const BROWSER_CALLS_ROUTE = '/calls/browser';
@@ -55,8 +55,7 @@ export function registerBrowserCallRoute(app: FastifyInstance, opts: BrowserCall
     const callSid = newBrowserCallSid();
     const now = opts.now();
     const token = mintStreamToken(config.streamSecret, callSid, now, config.streamTokenTtlSeconds);
-    // As the token states it: whole seconds (stream-token.ts).
-    const expiresAt = (Math.floor(now / 1000) + config.streamTokenTtlSeconds) * 1000;
+    const expiresAt = tokenExpirySeconds(now, config.streamTokenTtlSeconds) * 1000;
     const assistant = opts.prepare(callSid);
     request.log.info({ callSid, assistant: assistant.name }, 'browser call: stream token minted');
     return reply

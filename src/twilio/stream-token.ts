@@ -30,6 +30,11 @@ function mac(secret: string, body: Buffer): Buffer {
   return createHmac('sha256', secret).update(LABEL).update(body).digest();
 }
 
+/** When a token minted at `nowMs` expires, in whole seconds since the epoch (as it states it). */
+export function tokenExpirySeconds(nowMs: number, ttlSeconds: number): number {
+  return Math.floor(nowMs / 1000) + ttlSeconds;
+}
+
 /**
  * Mints a token for `callSid` valid until `nowMs + ttlSeconds`.
  * @throws TypeError if the CallSid is not 1–64 ASCII letters and digits (a programming error:
@@ -37,7 +42,7 @@ function mac(secret: string, body: Buffer): Buffer {
  */
 export function mintStreamToken(secret: string, callSid: string, nowMs: number, ttlSeconds: number): string {
   if (!isCallSid(callSid)) throw new TypeError('callSid must be 1-64 ASCII letters and digits');
-  const expiresAt = Math.floor(nowMs / 1000) + ttlSeconds;
+  const expiresAt = tokenExpirySeconds(nowMs, ttlSeconds);
   const body = Buffer.alloc(HEADER_BYTES + callSid.length);
   body.writeUInt8(VERSION, 0);
   body.writeUInt32BE(expiresAt, 1);
