@@ -20,6 +20,7 @@
  * counted there (it then earns a 401 and a longer ban instead of a 429). The memory store's cap
  * bounds what is held; an address it drops is asked about again.
  */
+import { withDeadline } from '../deadline.js';
 import { systemClock } from '../clock.js';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Metrics } from '../metrics.js';
@@ -49,22 +50,6 @@ export type Backend = GuardStore & {
   onConnectionError?(listener: (err: Error) => void): void;
   onReady?(listener: () => void): void;
 };
-
-export class DeadlineError extends Error {
-  readonly code = 'VB_ERR_GUARD_DEADLINE';
-  constructor(ms: number) {
-    super(`guard store did not answer within ${ms} ms`);
-  }
-}
-
-/** Resolves or rejects like `promise`, or rejects with DeadlineError after `ms`; always clears its timer. */
-export function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new DeadlineError(ms)), ms);
-  });
-  return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
-}
 
 export class ResilientStore implements GuardStore, ImmediateDecisions {
   readonly #primary: Backend;
@@ -194,7 +179,7 @@ export class ResilientStore implements GuardStore, ImmediateDecisions {
       this.#lastTry = this.#mono();
     }
     try {
-      const result = await withDeadline(primary(), this.#deadlineMs);
+      const result = await withDeadline(primary(), this.#deadlineMs, 'guard store');
       this.#recovered();
       mirror?.(result);
       return result;

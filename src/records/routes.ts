@@ -12,6 +12,7 @@
  * READ_TIMEOUT_MS; 404 `records_off` for the history while CALL_RECORDS=off. Answers carry
  * callers' words and numbers: `Cache-Control: no-store`, and nothing of them is logged.
  */
+import { withDeadline } from '../deadline.js';
 import { sendError } from '../http-errors.js';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { requireBearer } from '../bearer-hook.js';
@@ -38,10 +39,6 @@ export interface CallRecordsRoutesOptions {
   readonly readTimeoutMs?: number;
 }
 
-class ReadTimeout extends Error {
-  readonly code = 'read_timeout';
-}
-
 export function registerCallRecordsRoutes(app: FastifyInstance, opts: CallRecordsRoutesOptions): void {
   if (!opts.apiToken) return;
   const { store, now } = opts;
@@ -54,18 +51,12 @@ export function registerCallRecordsRoutes(app: FastifyInstance, opts: CallRecord
       void sendError(reply, 404, 'records_off', 'call records are off (CALL_RECORDS=off)');
       return undefined;
     }
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(() => reject(new ReadTimeout(`no answer from the database within ${readTimeoutMs} ms`)), readTimeoutMs);
-    });
     try {
-      return await Promise.race([what(store), late]);
+      return await withDeadline(what(store), readTimeoutMs, 'the call-record database');
     } catch (err) {
       request.log.warn({ problem: describeStoreError(err), store: store.kind }, 'call-record database did not answer an API request');
       void sendError(reply.header('Retry-After', '5'), 503, 'store_unavailable', 'the call-record database is not answering; try again shortly');
       return undefined;
-    } finally {
-      clearTimeout(timer);
     }
   }
 

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 
 import { MemoryStore } from '../../src/guard/memory-store.js';
-import { ResilientStore, withDeadline, DeadlineError } from '../../src/guard/resilient-store.js';
+import { ResilientStore } from '../../src/guard/resilient-store.js';
+import { withDeadline, DeadlineError } from '../../src/deadline.js';
 import type { GuardStore } from '../../src/guard/store.js';
 import { createMetrics } from '../../src/metrics.js';
 import { SPEC_LIMITS } from './spec-limits.js';
@@ -41,8 +42,8 @@ function switchable(): GuardStore & { mode: 'up' | 'error' | 'hang'; ready: bool
 
 describe('withDeadline', () => {
   it('passes a prompt answer through and rejects a late one', async () => {
-    await expect(withDeadline(Promise.resolve(7), 50)).resolves.toBe(7);
-    await expect(withDeadline(new Promise(() => {}), 10)).rejects.toBeInstanceOf(DeadlineError);
+    await expect(withDeadline(Promise.resolve(7), 50, 'a store')).resolves.toBe(7);
+    await expect(withDeadline(new Promise(() => {}), 10, 'a store')).rejects.toBeInstanceOf(DeadlineError);
   });
 });
 
